@@ -1,0 +1,1 @@
+"""Jiayi benchmarks: `python -m benchmarks [rest-core]` (see `benchmarks/README.md`)."""

@@ -1,0 +1,5 @@
+"""`python -m fhir_server` is the `jiayi` command."""
+
+from .cli import main
+
+main()

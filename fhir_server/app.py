@@ -1,0 +1,223 @@
+"""THE composition root: `create_app(settings)` builds every component and the FastAPI app.
+
+It is the only place that picks SQLite or PostgreSQL, loads the definitions, and decides which
+interactions are routed (and hence what the CapabilityStatement lists).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .auth.compartments import PatientCompartment
+from .conformance.capability import capability_statement
+from .conformance.packages import data_file
+from .core import errors as E
+from .interactions.bundle import handle_bundle
+from .interactions.capabilities import handle_capabilities
+from .interactions.router import INTERACTIONS, InteractionSpec
+from .operations.registry import OperationRegistry, handle_operation
+from .operations.registry import discover as discover_operations
+from .rest.fhir_api import build_router
+from .rest.health import build_health_router
+from .rest.middleware import RequestIdMiddleware
+from .rest.responses import error_response
+from .search.registry import SearchRegistry, r4_registry
+from .services.audit import BackgroundAuditWriter
+from .services.context import ResourceTypes, ResourceValidator, ServerComponents
+from .settings import Settings
+from .storage.sql import SqlDatabase
+
+log = logging.getLogger("jiayi")
+
+#: Search-parameter types the engine runs (composite and special `near` are not listed until they work).
+SUPPORTED_PARAM_TYPES = frozenset(
+    {"number", "date", "string", "token", "reference", "quantity", "uri"}
+)
+
+
+def interaction_table() -> dict[str, InteractionSpec]:
+    return {
+        **INTERACTIONS,
+        "capabilities": InteractionSpec("capabilities", "system", handle_capabilities),
+        "batch-transaction": InteractionSpec("batch-transaction", "system", handle_bundle),
+        "operation": InteractionSpec("operation", "system", handle_operation),
+    }
+
+
+def operation_definitions() -> dict[str, dict[str, Any]]:
+    """OperationDefinitions by canonical URL: the R4 base ones and the guide's own."""
+    from .conformance.ig import load_ig_resources
+
+    base = orjson.loads(data_file("r4-operation-definitions.json").read_bytes())
+    ours = [r for r in load_ig_resources() if r.get("resourceType") == "OperationDefinition"]
+    return {d["url"]: d for d in [*base, *ours]}
+
+
+def search_capabilities(registry: SearchRegistry) -> dict[str, list[dict[str, Any]]]:
+    """CapabilityStatement.rest.resource.searchParam per type: the parameters the engine runs."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rtype in registry.resource_types:
+        params = [
+            {
+                "name": code,
+                "definition": p.url,
+                "type": p.type,
+                "documentation": f"{p.type} search on {p.expression or code}",
+            }
+            for code, p in sorted(registry.for_type(rtype).items())
+            if p.type in SUPPORTED_PARAM_TYPES
+        ]
+        if params:
+            out[rtype] = params
+    return out
+
+
+def build_components(
+    settings: Settings,
+    *,
+    database: SqlDatabase | None = None,
+    types: ResourceTypes | None = None,
+    validator: ResourceValidator | None = None,
+) -> ServerComponents:
+    from .conformance.r4 import R4Definitions
+    from .validation.pipeline import Validator
+
+    defs = R4Definitions.load()
+    registry = r4_registry()
+    db = database or SqlDatabase(
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        registry=registry,
+        base_url=settings.public_base,
+    )
+    compartment = PatientCompartment(registry, base_url=settings.public_base)
+    table = interaction_table()
+    codes = set(table) | {"transaction", "batch"}
+    operations = OperationRegistry(discover_operations(), operation_definitions())
+    security = None
+    if settings.auth == "smart":
+        from .auth.smart import SmartConfig, security_extension
+
+        security = security_extension(SmartConfig.from_settings(settings))
+    statement = capability_statement(
+        base_url=settings.public_base,
+        security=security,
+        resource_types=sorted(defs.resource_types),
+        interactions=codes,
+        search_params=search_capabilities(registry),
+        operations=operations.capability_entries(None),
+        resource_extras={
+            t: {"operation": ops}
+            for t in defs.resource_types
+            if (ops := operations.capability_entries(t))
+        },
+        references_enforced=settings.referential_integrity == "strict",
+    )
+    return ServerComponents(
+        database=db,
+        types=types or defs,
+        validator=validator or Validator(defs),
+        referential_integrity=settings.referential_integrity,
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+        interactions=table,
+        capability_statement=statement,
+        operations=operations,
+        compartment=compartment,
+        audit=BackgroundAuditWriter(db, compartment.patients) if settings.auth == "smart" else None,
+    )
+
+
+def prepare_database(settings: Settings) -> int:
+    """Migrate to head, then seed the implementation guide's definitions (service packages,
+    terminology) idempotently.  Returns how many definitions were created or changed."""
+    from .conformance.seed import seed_definitions
+    from .services.context import RequestContext
+    from .services.repository import FhirRepository
+
+    components = build_components(settings)
+    database = components.database
+    try:
+        database.upgrade()  # type: ignore[attr-defined]
+        repo = FhirRepository(RequestContext(settings.public_base, system_name="seed"), components)
+        return seed_definitions(repo)
+    finally:
+        database.dispose()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    components: ServerComponents | None = None,
+    migrate: bool = False,
+) -> FastAPI:
+    settings = settings or Settings()
+    comps = components or build_components(settings)
+    database = comps.database
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate and isinstance(database, SqlDatabase):
+            database.upgrade()
+        yield
+        if comps.audit is not None:
+            comps.audit.close()
+        database.dispose()
+
+    app = FastAPI(
+        title="Jiayi FHIR server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.components = comps
+    app.include_router(build_health_router(database))
+    verifier = None
+    if settings.auth == "smart":
+        from .auth.smart import build_smart_router, build_token_service
+        from .auth.store import AuthStore
+        from .auth.tokens import SigningKeys
+
+        keys = SigningKeys.deferred(AuthStore(database.engine))  # type: ignore[attr-defined]
+        # Before the FHIR catch-all, which would otherwise take /fhir/.well-known/*.
+        app.include_router(build_smart_router(settings, database, keys))
+        verifier = build_token_service(settings, database, keys)
+    app.include_router(
+        build_router(comps, settings.public_base, settings.max_request_bytes, verifier)
+    )
+    app.add_middleware(RequestIdMiddleware)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(E.FhirError)
+    async def _fhir_error(_request: Request, exc: E.FhirError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(E.bad_request(str(exc)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        issue = E.Issue("fatal", "exception", "Internal server error", (), "JY-0500")
+        return error_response(E.FhirError(500, issue))
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for multi-worker serving: settings come from JIAYI_* variables."""
+    return create_app(Settings())

@@ -1,0 +1,49 @@
+"""The implementation guide's own resources: every FHIR JSON file under `profiles/` and `terminology/`.
+
+Files that are not FHIR resources (no `resourceType`, e.g. `terminology/key-population-rules.json`)
+are data for code and are skipped here; `load_ig_data` reads them by name.  Order is stable (folder,
+then path), so seeding and listings are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .packages import ig_dir
+
+IG_FOLDERS = ("profiles", "terminology")
+
+
+def _json_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.json") if p.is_file()) if folder.is_dir() else []
+
+
+#: Sub-folders whose JSON is not part of the guide's definitions (example instances, data tables).
+NOT_DEFINITIONS = ("examples", "population", "fsh")
+
+
+def load_ig_resources(include_examples: bool = False) -> list[dict[str, Any]]:
+    """Every FHIR resource of the guide (CodeSystem, ValueSet, StructureDefinition, PlanDefinition …).
+
+    Example instances (`profiles/examples/`) are left out unless asked for: they illustrate the
+    profiles and must not be seeded into production databases."""
+    resources: list[dict[str, Any]] = []
+    for name in IG_FOLDERS:
+        root = ig_dir(name)
+        for path in _json_files(root):
+            parts = path.relative_to(root).parts[:-1]
+            if any(p in NOT_DEFINITIONS for p in parts) and not (
+                include_examples and "examples" in parts
+            ):
+                continue
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
+                resources.append(data)
+    return resources
+
+
+def load_ig_data(folder: str, filename: str) -> Any:
+    """A data file of the guide that is not a resource, e.g. `("terminology", "key-population-rules.json")`."""
+    return json.loads((ig_dir(folder) / filename).read_text(encoding="utf-8"))

@@ -1,0 +1,1 @@
+"""Shared vocabulary of the server: errors, outcomes, ids, clock. Imports nothing from fhir_server."""

@@ -1,0 +1,60 @@
+"""FHIR date, dateTime and instant values as UTC periods (datatypes.html#dateTime).
+
+A value stands for the whole period its precision implies: `2026` is [2026-01-01, 2027-01-01).
+Values without a time zone are read as UTC (a server's documented choice; the spec leaves it open).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+_DATE = re.compile(
+    r"^(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})(T(?P<H>\d{2})(:(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?)?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def _add_months(dt: datetime, months: int) -> datetime:
+    y, m = divmod(dt.month - 1 + months, 12)
+    return dt.replace(year=dt.year + y, month=m + 1)
+
+
+def parse_period(value: str) -> tuple[datetime, datetime]:
+    """`value` → [start, end) in UTC.  Raises ValueError for anything not a FHIR date/dateTime."""
+    m = _DATE.match(value.strip())
+    if not m:
+        raise ValueError(f"'{value}' is not a FHIR date, dateTime or instant")
+    tz: tzinfo = UTC
+    if m["tz"] and m["tz"] != "Z":
+        sign = 1 if m["tz"][0] == "+" else -1
+        hours, minutes = int(m["tz"][1:3]), int(m["tz"][4:6])
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    year = int(m["y"])
+    month = int(m["m"] or 1)
+    day = int(m["d"] or 1)
+    hour = int(m["H"] or 0)
+    minute = int(m["M"] or 0)
+    second = int(m["S"] or 0)
+    micro = int(((m["f"] or ".0")[1:] + "000000")[:6])
+    start = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+    if m["f"]:
+        end = start + timedelta(microseconds=10 ** (6 - min(len(m["f"]) - 1, 6)))
+    elif m["S"]:
+        end = start + timedelta(seconds=1)
+    elif m["M"]:
+        end = start + timedelta(minutes=1)
+    elif m["H"]:
+        end = start + timedelta(hours=1)
+    elif m["d"]:
+        end = start + timedelta(days=1)
+    elif m["m"]:
+        end = _add_months(start, 1)
+    else:
+        end = start.replace(year=year + 1)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def parse_instant(value: str) -> datetime:
+    """The start of the period `value` names."""
+    return parse_period(value)[0]

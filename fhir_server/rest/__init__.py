@@ -1,0 +1,1 @@
+"""HTTP edge (FastAPI): translates HTTP ↔ `FhirRequest`/`FhirResponse` and nothing else."""

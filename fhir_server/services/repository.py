@@ -1,0 +1,426 @@
+"""THE gate: every resource read and write passes through `FhirRepository`.
+
+Order of a write: type and id rules → validation → version check → storage (+ search index, same
+transaction) → after-commit events.  A repository used inside `transaction()` shares one unit of
+work, so a Bundle transaction is all or nothing.  Spec: http://hl7.org/fhir/R4/http.html
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ..core import errors as E
+from ..core.clock import fhir_instant
+from ..core.ids import is_valid_id, new_id
+from ..core.refs import is_placeholder, iter_reference_holders, parse_local
+from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
+from .access import AccessControl
+from .context import RequestContext, ServerComponents
+
+_RETRIES = 5
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    record: StoredResource
+    created: bool  # 201 rather than 200
+
+
+class FhirRepository:
+    def __init__(self, ctx: RequestContext, components: ServerComponents) -> None:
+        self.ctx = ctx
+        self.components = components
+        self._uow: UnitOfWork | None = None
+        self.access = self._access_control()
+
+    def _access_control(self) -> AccessControl | None:
+        """The caller's policy; None when authorisation is off or the server acts as itself."""
+        if self.ctx.principal is None or self.components.compartment is None:
+            return None
+        system = self.as_system("access-relationships")
+
+        def find(resource_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
+            result = system.search([resource_type], query)
+            return [r.content for r in result.matches if r.content is not None]
+
+        return AccessControl(self.ctx.principal, self.components.compartment, find)
+
+    def as_system(self, name: str) -> FhirRepository:
+        """The same unit of work, acting as the named server component (audited, not the caller)."""
+        ctx = RequestContext(self.ctx.base_url, self.ctx.request_id, None, name)
+        repo = FhirRepository(ctx, self.components)
+        repo._uow = self._uow
+        return repo
+
+    # -- units of work ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[FhirRepository]:
+        """A repository bound to one unit of work; commits when the block ends without error."""
+        if self._uow is not None:
+            yield self
+            return
+        with self.components.database.unit_of_work(write=True) as uow:
+            bound = FhirRepository(self.ctx, self.components)
+            bound._uow = uow
+            bound.access = self.access
+            yield bound
+            uow.commit()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._uow is not None
+
+    @contextmanager
+    def _reading(self) -> Iterator[UnitOfWork]:
+        if self._uow is not None:
+            yield self._uow
+            return
+        with self.components.database.unit_of_work(write=False) as uow:
+            yield uow
+
+    def _write(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run `fn(uow)` in the bound unit of work, or in a fresh one retried on lost races."""
+        if self._uow is not None:
+            try:
+                return fn(self._uow)
+            except VersionConflict as exc:
+                raise E.conflict(str(exc)) from exc
+        for attempt in range(_RETRIES):
+            with self.components.database.unit_of_work(write=True) as uow:
+                try:
+                    result = fn(uow)
+                    uow.commit()
+                    return result
+                except VersionConflict as exc:
+                    if attempt == _RETRIES - 1:
+                        raise E.conflict(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    # -- checks ---------------------------------------------------------------------------------
+    def check_type(self, resource_type: str) -> None:
+        if not self.components.types.is_resource_type(resource_type):
+            raise E.unknown_type(resource_type)
+
+    @staticmethod
+    def check_id(resource_id: str, where: str = "id") -> None:
+        if not is_valid_id(resource_id):
+            raise E.bad_request(
+                f"'{resource_id}' is not a valid resource id ([A-Za-z0-9-.]{{1,64}})", where
+            )
+
+    def _check_body(self, resource_type: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise E.bad_request(
+                "The body must be a JSON object holding a FHIR resource", code="structure"
+            )
+        body_type = body.get("resourceType")
+        if not isinstance(body_type, str):
+            raise E.bad_request(
+                "The resource has no resourceType", "resourceType", code="structure"
+            )
+        if body_type != resource_type:
+            raise E.bad_request(
+                f"The body holds a {body_type} but the URL names {resource_type}", "resourceType"
+            )
+        return body
+
+    def validate(self, resource: dict[str, Any]) -> None:
+        issues = self.components.validator.validate(resource)
+        errors = [i for i in issues if i.is_error]
+        if not errors:
+            return
+        status = 400 if any(i.code == "structure" for i in errors) else 422
+        raise E.FhirError(status, errors)
+
+    def _check_references(self, uow: UnitOfWork, resource: dict[str, Any]) -> None:
+        if self.components.referential_integrity != "strict":
+            return
+        problems = []
+        for holder, path in iter_reference_holders(resource):
+            ref = holder["reference"]
+            if ref.startswith("#") or is_placeholder(ref):
+                continue
+            local = parse_local(ref, self.ctx.base_url)
+            if local is None or not self.components.types.is_resource_type(local.resource_type):
+                continue
+            if not uow.resources.exists(local.resource_type, local.id):
+                problems.append(
+                    E.error(
+                        "not-found",
+                        f"Reference '{ref}' points to a resource that does not exist",
+                        f"{resource['resourceType']}.{path}.reference",
+                        message_id="JY-0422-REF",
+                    )
+                )
+        if problems:
+            raise E.unprocessable(problems)
+
+    def _stamp(self, resource: dict[str, Any], version: int, now: datetime) -> dict[str, Any]:
+        out = copy.deepcopy(resource)
+        meta = out.pop("meta", None)
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = fhir_instant(now)
+        # resourceType, id and meta first, as FHIR JSON writers customarily do.
+        return {"resourceType": out.pop("resourceType"), "id": out.pop("id"), "meta": meta, **out}
+
+    # -- reads -------------------------------------------------------------------------------------
+    def _require(self, interaction: str, resource_type: str) -> None:
+        if self.access is not None:
+            self.access.require(interaction, resource_type)
+
+    def _check(self, interaction: str, content: dict[str, Any] | None) -> None:
+        if self.access is not None and content is not None:
+            self.access.check(interaction, content)
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        self.check_type(resource_type)
+        self.check_id(resource_id)
+        self._require("read", resource_type)
+        with self._reading() as uow:
+            record = uow.resources.current(resource_type, resource_id)
+        if record is None:
+            raise E.not_found(resource_type, resource_id)
+        if record.deleted:
+            raise E.gone(resource_type, resource_id, record.version_id)
+        self._check("read", record.content)
+        return record
+
+    def vread(self, resource_type: str, resource_id: str, version: str) -> StoredResource:
+        self.check_type(resource_type)
+        self.check_id(resource_id)
+        if not version.isdigit() or int(version) < 1:
+            raise E.not_found(resource_type, resource_id, version)
+        self._require("vread", resource_type)
+        with self._reading() as uow:
+            record = uow.resources.version(resource_type, resource_id, int(version))
+        if record is None:
+            raise E.not_found(resource_type, resource_id, version)
+        if record.deleted:
+            raise E.gone(resource_type, resource_id, record.version_id)
+        self._check("vread", record.content)
+        return record
+
+    def current_or_none(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        with self._reading() as uow:
+            return uow.resources.current(resource_type, resource_id)
+
+    def search(
+        self,
+        resource_types: list[str] | None,
+        query: list[tuple[str, str]],
+        *,
+        strict: bool = False,
+        page_size: int | None = None,
+        compartment: tuple[str, str, list[str]] | None = None,
+    ) -> Any:
+        """A FHIR search page (matches, includes, total, next cursor, issues) over live resources.
+
+        Under a caller's policy, a single-patient confinement is pushed into SQL (exact totals);
+        anything finer is filtered afterwards and the total is then withheld."""
+        for rtype in resource_types or []:
+            self.check_type(rtype)
+        exact = True
+        if self.access is not None:
+            interaction = "search-type" if resource_types else "search-system"
+            for rtype in resource_types or ["Resource"]:
+                decision = self.access.require(interaction, rtype)
+                if decision.unrestricted:
+                    continue
+                confined = self.access.compartment_restriction(decision)
+                plain = all(not g.query and g.relationship == "any" for g in decision.grants)
+                if confined and compartment is None and len(resource_types or []) == 1:
+                    params = self.components.compartment.params(rtype)
+                    if params:
+                        compartment = (confined[0], confined[1], list(params))
+                exact = exact and plain and confined is not None
+        with self._reading() as uow:
+            result = uow.resources.search(
+                resource_types,
+                query,
+                base_url=self.ctx.base_url,
+                page_size=page_size or self.components.default_page_size,
+                strict=strict,
+                max_page_size=self.components.max_page_size,
+                compartment=compartment,
+            )
+        if self.access is not None:
+            result.matches = self.access.keep("search-type", result.matches)
+            result.includes = self.access.keep("search-type", result.includes)
+            if not exact:
+                result.total = None
+        return result
+
+    def lock(self, key: str) -> None:
+        """Within a transaction: serialise concurrent writers deciding on `key`."""
+        assert self._uow is not None, "lock() needs a transaction"
+        self._uow.lock(key)
+
+    def history(self, query: HistoryQuery) -> tuple[list[StoredResource], int | None]:
+        if query.resource_type:
+            self.check_type(query.resource_type)
+        if query.id:
+            self.check_id(query.id)
+        level = (
+            "history-instance"
+            if query.id
+            else "history-type"
+            if query.resource_type
+            else "history-system"
+        )
+        if self.access is not None and query.resource_type:
+            self.access.require(level, query.resource_type)
+        with self._reading() as uow:
+            records = uow.resources.history(query)
+            total: int | None = uow.resources.history_count(
+                HistoryQuery(
+                    query.resource_type, query.id, query.since, query.at_start, query.at_end
+                )
+            )
+        if query.id and total == 0:
+            raise E.not_found(query.resource_type or "", query.id)
+        if self.access is not None:
+            kept = self.access.keep("read", records)
+            if query.id and records and not kept:
+                raise E.not_found(query.resource_type or "", query.id)
+            if len(kept) != len(records) or query.id is None:
+                total = None  # a count over what the caller may not see would leak
+            records = kept
+        return records, total
+
+    # -- writes ------------------------------------------------------------------------------------
+    def create(self, resource_type: str, body: Any, resource_id: str | None = None) -> WriteResult:
+        """POST: a server-assigned id (an id in the body is ignored, as the spec says)."""
+        self.check_type(resource_type)
+        resource = dict(self._check_body(resource_type, body))
+        resource["id"] = resource_id or new_id()
+        self.validate(resource)
+        self._require("create", resource_type)
+        self._check("create", resource)
+        now = self.components.clock.now()
+
+        def run(uow: UnitOfWork) -> WriteResult:
+            self._check_references(uow, resource)
+            content = self._stamp(resource, 1, now)
+            record = StoredResource(resource_type, resource["id"], 1, now, False, content, "POST")
+            return WriteResult(uow.resources.write(record, 0), True)
+
+        return self._write(run)
+
+    def update(
+        self, resource_type: str, resource_id: str, body: Any, if_match: str | None = None
+    ) -> WriteResult:
+        """PUT: a new version, or update-as-create with the client's id."""
+        self.check_type(resource_type)
+        self.check_id(resource_id)
+        resource = self._check_body(resource_type, body)
+        body_id = resource.get("id")
+        if body_id is None:
+            raise E.bad_request("The resource in an update must carry its id", "id")
+        if body_id != resource_id:
+            raise E.bad_request(
+                f"The body's id '{body_id}' differs from the URL's '{resource_id}'", "id"
+            )
+        self.validate(resource)
+        return self._put(resource, if_match, "PUT")
+
+    def _put(self, resource: dict[str, Any], if_match: str | None, method: str) -> WriteResult:
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+
+        self._require("update", resource_type)
+        self._check("update", resource)
+
+        def run(uow: UnitOfWork) -> WriteResult:
+            current = uow.resources.current(resource_type, resource_id, for_update=True)
+            if current is not None and not current.deleted:
+                self._check("update", current.content)
+            self._check_if_match(resource_type, resource_id, current, if_match)
+            self._check_references(uow, resource)
+            previous = current.version_id if current else 0
+            now = self.components.clock.now()
+            content = self._stamp(resource, previous + 1, now)
+            record = StoredResource(
+                resource_type, resource_id, previous + 1, now, False, content, method
+            )
+            created = current is None or current.deleted
+            return WriteResult(uow.resources.write(record, previous), created)
+
+        return self._write(run)
+
+    @staticmethod
+    def _check_if_match(
+        resource_type: str, resource_id: str, current: StoredResource | None, if_match: str | None
+    ) -> None:
+        if if_match is None:
+            return
+        have = str(current.version_id) if current else None
+        if have != if_match:
+            raise E.conflict(
+                f"Version conflict on {resource_type}/{resource_id}: If-Match names version "
+                f"{if_match}, the current version is {have or 'none'}",
+                status=412,
+            )
+
+    def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        apply: Any,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Apply `apply(current_content) -> new_content` to the current version and store it."""
+        self.check_type(resource_type)
+        self.check_id(resource_id)
+        self._require("patch", resource_type)
+
+        def run(uow: UnitOfWork) -> WriteResult:
+            current = uow.resources.current(resource_type, resource_id, for_update=True)
+            if current is None:
+                raise E.not_found(resource_type, resource_id)
+            if current.deleted:
+                raise E.gone(resource_type, resource_id, current.version_id)
+            self._check("patch", current.content)
+            self._check_if_match(resource_type, resource_id, current, if_match)
+            patched = apply(copy.deepcopy(current.content))
+            self.validate(patched)
+            self._check("patch", patched)
+            self._check_references(uow, patched)
+            now = self.components.clock.now()
+            content = self._stamp(patched, current.version_id + 1, now)
+            record = StoredResource(
+                resource_type, resource_id, current.version_id + 1, now, False, content, "PATCH"
+            )
+            return WriteResult(uow.resources.write(record, current.version_id), False)
+
+        return self._write(run)
+
+    def delete(
+        self, resource_type: str, resource_id: str, if_match: str | None = None
+    ) -> StoredResource | None:
+        """DELETE: a tombstone version; None when the resource is already deleted (404 if unknown)."""
+        self.check_type(resource_type)
+        self.check_id(resource_id)
+
+        self._require("delete", resource_type)
+
+        def run(uow: UnitOfWork) -> StoredResource | None:
+            current = uow.resources.current(resource_type, resource_id, for_update=True)
+            if current is None:
+                raise E.not_found(resource_type, resource_id)
+            self._check("delete", current.content)
+            self._check_if_match(resource_type, resource_id, current, if_match)
+            if current.deleted:
+                return None
+            now = self.components.clock.now()
+            record = StoredResource(
+                resource_type, resource_id, current.version_id + 1, now, True, None, "DELETE"
+            )
+            return uow.resources.write(record, current.version_id)
+
+        return self._write(run)

@@ -1,0 +1,1 @@
+"""Persistence behind ports; the only package that knows SQL (`storage.sql`)."""

@@ -1,0 +1,348 @@
+"""Run a search: query → `SearchRequest` → SQL with keyset paging, totals and includes.
+
+Spec: http://hl7.org/fhir/R4/search.html (and #count, #sort, #revinclude, #total);
+paging: http://hl7.org/fhir/R4/http.html#paging.
+
+Entry point for the services layer:
+
+    execute_search(conn, dialect, registry, resource_types, query, *, base_url=None,
+                   page_size=20, strict=False, cursor_secret=None, max_page_size=1000,
+                   compartment=None, restrictions=None, compartments=None,
+                   restrict_includes=False, allow_explain=False, concepts=None)
+        -> SearchResult
+
+Matches are current, non-deleted resources.  Paging is keyset-based (the cursor holds the last
+row's sort keys), so pages stay correct while other clients write.  `restrictions` (OR-ed groups
+of AND-ed terms) and `compartments` (OR-ed) are access filters applied on top of the query, to
+`_total` and paging, and — with `restrict_includes` — to included resources of the searched
+types.  `near` searches are ordered by distance (exact haversine on the bounding-box candidates).
+`_explain=true` (only with `allow_explain`) returns the database plan instead of results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, false, func, literal, or_, select
+from sqlalchemy.sql import Select
+
+from ...core.errors import FhirError, Issue, bad_request, error
+from ...search.paging import Cursor, decode_cursor, encode_cursor, query_hash
+from ...search.params import Include, SearchRequest, parse_search, restrict
+from ...search.registry import SearchRegistry
+from ..ports import StoredResource
+from .search_explain import explain_plan
+from .search_near import near_page
+from .search_reindex import sync_registry
+from .search_resolve import ConceptResolver, resolve_concepts
+from .search_sort import sorted_page
+from .search_sql import collate_c, condition, sort_expression
+from .search_tables import search_reference
+from .tables import resource
+
+MAX_INCLUDE_DEPTH = 4
+
+
+@dataclass
+class SearchResult:
+    """One page of a search.  `next_cursor` goes into the `_cursor` parameter of the next link."""
+
+    matches: list[StoredResource]
+    includes: list[StoredResource] = field(default_factory=list)
+    total: int | None = None
+    next_cursor: str | None = None
+    self_link_params: list[tuple[str, str]] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    request: SearchRequest | None = None
+    #: `_explain=true`: the database plan (lines) of the page query, instead of matches
+    plan: list[str] | None = None
+
+
+def _record(row: Any) -> StoredResource:
+    m = row._mapping
+    updated = m["last_updated"]
+    updated = updated.replace(tzinfo=UTC) if updated.tzinfo is None else updated.astimezone(UTC)
+    return StoredResource(
+        resource_type=m["res_type"],
+        id=m["res_id"],
+        version_id=m["version_id"],
+        last_updated=updated,
+        deleted=bool(m["deleted"]),
+        content=m["content"],
+    )
+
+
+def execute_search(
+    conn: Connection,
+    dialect: str,
+    registry: SearchRegistry,
+    resource_types: Sequence[str] | str | None,
+    query: Sequence[tuple[str, str]],
+    *,
+    base_url: str | None = None,
+    page_size: int = 20,
+    strict: bool = False,
+    cursor_secret: bytes | None = None,
+    max_page_size: int = 1000,
+    compartment: tuple[str, str, Sequence[str]] | None = None,
+    restrictions: Sequence[Sequence[tuple[str, str]]] | None = None,
+    compartments: Sequence[tuple[str, str, Sequence[str]]] | None = None,
+    restrict_includes: bool = False,
+    allow_explain: bool = False,
+    concepts: ConceptResolver | None = None,
+) -> SearchResult:
+    """Parse and run a search over `resource_types` (None or empty: every type, system search).
+
+    `compartment` = (compartment type, id, param codes) restricts matches to that compartment, e.g.
+    ("Patient", "123", load_compartments()["Patient"]["Observation"]) for `Patient/123/Observation`.
+    `restrictions`: OR-ed groups, each an AND of (parameter, value) terms, e.g.
+    `[[("general-practitioner", "Practitioner/7")], [("_has:CareTeam:patient:participant", "Practitioner/7")]]`;
+    `compartments`: OR-ed (type, id, codes) like `compartment`.  `concepts` resolves `:in`/`:below`/
+    `:above` values (default: a minimal expander over the ValueSets/CodeSystems stored here).
+    """
+    sync_registry(conn, registry)  # pick up SearchParameters a `$reindex` (anywhere) made current
+    types = [resource_types] if isinstance(resource_types, str) else list(resource_types or [])
+    request = parse_search(
+        registry, types, query, strict=strict, base_url=base_url, default_count=page_size
+    )
+    if compartment is not None:
+        request.compartment = (compartment[0], compartment[1], tuple(compartment[2]))
+    restrict(
+        registry,
+        request,
+        restrictions,
+        compartments,
+        base_url=base_url,
+        restrict_includes=restrict_includes,
+    )
+    if request.explain and not allow_explain:
+        raise FhirError(403, error("forbidden", "_explain is for administrators", "_explain"))
+    resolve_concepts(conn, request, concepts)
+    return run_search(
+        conn, dialect, request, cursor_secret=cursor_secret, max_page_size=max_page_size
+    )
+
+
+def filtered_select(request: SearchRequest, columns: Iterable[Any]) -> Select[Any]:
+    """`SELECT columns FROM resource WHERE <live, of the types, every clause>` (no order/limit)."""
+    r = resource
+    conds: list[Any] = [r.c.deleted.is_(False)]
+    if request.resource_types:
+        conds.append(r.c.res_type.in_(request.resource_types))
+    conds.extend(condition(c, r.c.res_type, r.c.res_id) for c in request.clauses)
+    if request.compartment is not None:
+        conds.append(_in_compartment(*request.compartment))
+    conds.extend(access_conditions(request, r.c.res_type, r.c.res_id))
+    return select(*columns).where(and_(*conds))
+
+
+def access_conditions(request: SearchRequest, type_col: Any, id_col: Any) -> list[Any]:
+    """The access filters (restrictions, OR-ed compartments) for a resource's columns."""
+    conds: list[Any] = []
+    if request.restrictions is not None:
+        conds.append(condition(request.restrictions, type_col, id_col))
+    if request.compartments is not None:
+        conds.append(
+            or_(*(_in_compartment(*c, type_col, id_col) for c in request.compartments))
+            if request.compartments
+            else false()
+        )
+    return conds
+
+
+def _in_compartment(
+    ctype: str, cid: str, codes: tuple[str, ...], type_col: Any = None, id_col: Any = None
+) -> Any:
+    type_col = resource.c.res_type if type_col is None else type_col
+    id_col = resource.c.res_id if id_col is None else id_col
+    ref = search_reference.alias()
+    linked = exists(
+        select(literal(1)).where(
+            ref.c.res_type == type_col,
+            ref.c.res_id == id_col,
+            ref.c.param.in_(codes),
+            ref.c.target_type == ctype,
+            ref.c.target_id == cid,
+        )
+    )
+    itself = and_(type_col == ctype, id_col == cid)
+    return or_(linked, itself) if codes else itself
+
+
+def run_search(
+    conn: Connection,
+    dialect: str,
+    request: SearchRequest,
+    *,
+    cursor_secret: bytes | None = None,
+    max_page_size: int = 1000,
+) -> SearchResult:
+    count = min(request.count if request.count is not None else 20, max_page_size)
+    qhash = query_hash(request.applied)
+    cursor = decode_cursor(request.cursor, qhash, cursor_secret) if request.cursor else None
+    result = SearchResult(
+        matches=[],
+        self_link_params=list(request.applied),
+        issues=list(request.issues),
+        request=request,
+    )
+    if request.total in ("accurate", "estimate") or request.summary == "count":
+        result.total = conn.execute(
+            filtered_select(request, [func.count()]).select_from(resource)
+        ).scalar_one()
+    if request.summary == "count" or count == 0:
+        return result
+    if request.explain:
+        result.plan = explain_plan(conn, dialect, _page_query(dialect, request, cursor, count + 1))
+        return result
+    near = near_page(conn, request, filtered_select, cursor, count + 1)
+    if near is not None:
+        rows, keys, near_total = near
+        if result.total is not None:
+            result.total = near_total
+    else:
+        fast = sorted_page(conn, dialect, request, filtered_select, cursor, count + 1)
+        rows = fast if fast is not None else _page(conn, dialect, request, cursor, count + 1)
+        keys = [(*(r._mapping[f"sort_{i}"] for i in range(len(request.sort))),) for r in rows]
+    more = len(rows) > count
+    rows = rows[:count]
+    result.matches = [_record(row) for row in rows]
+    if more:
+        last = rows[-1]._mapping
+        key = keys[count - 1]
+        result.next_cursor = encode_cursor(
+            Cursor((*key, last["res_type"], last["res_id"]), qhash), cursor_secret
+        )
+    if result.total is None and cursor is None and not more and request.total != "none":
+        result.total = len(result.matches)
+    result.includes = _includes(conn, request, result.matches)
+    return result
+
+
+def _page(
+    conn: Connection, dialect: str, request: SearchRequest, cursor: Cursor | None, limit: int
+) -> list[Any]:
+    return list(conn.execute(_page_query(dialect, request, cursor, limit)))
+
+
+def _page_query(
+    dialect: str, request: SearchRequest, cursor: Cursor | None, limit: int
+) -> Select[Any]:
+    r = resource
+    sort_cols = [
+        sort_expression(key, r.c.res_type, r.c.res_id, dialect).label(f"sort_{i}")
+        for i, key in enumerate(request.sort)
+    ]
+    inner = filtered_select(request, [*r.c, *sort_cols]).subquery("matches")
+    keys = [(inner.c[f"sort_{i}"], key.descending) for i, key in enumerate(request.sort)]
+    keys.append((collate_c(inner.c.res_type, dialect), False))
+    keys.append((collate_c(inner.c.res_id, dialect), False))
+    query = select(inner)
+    if cursor is not None:
+        if len(cursor.key) != len(keys):
+            raise bad_request("The paging cursor does not fit this search", "_cursor")
+        query = query.where(_after(keys, cursor.key))
+    order = [col.desc() if desc else col.asc() for col, desc in keys]
+    return query.order_by(*order).limit(limit)
+
+
+def _after(keys: list[tuple[Any, bool]], values: Sequence[Any]) -> Any:
+    """Keyset predicate: rows strictly after `values` in the (mixed-direction) sort order."""
+    alternatives = []
+    for i, (col, desc) in enumerate(keys):
+        equal = [c == values[j] for j, (c, _) in enumerate(keys[:i])]
+        alternatives.append(and_(*equal, col < values[i] if desc else col > values[i]))
+    return or_(*alternatives)
+
+
+# -- _include / _revinclude ------------------------------------------------------------------------
+def _includes(
+    conn: Connection, request: SearchRequest, matches: list[StoredResource]
+) -> list[StoredResource]:
+    if not (request.includes or request.revincludes) or not matches:
+        return []
+    seen = {(m.resource_type, m.id) for m in matches}
+    found: list[StoredResource] = []
+    frontier = list(matches)
+    for depth in range(MAX_INCLUDE_DEPTH):
+        keys: set[tuple[str, str]] = set()
+        for inc in request.includes:
+            if depth == 0 or inc.iterate:
+                keys |= _forward(conn, inc, frontier)
+        for inc in request.revincludes:
+            if depth == 0 or inc.iterate:
+                keys |= _reverse(conn, inc, frontier)
+        new = [r for r in _load(conn, keys - seen, request)]
+        if not new:
+            break
+        seen |= {(r.resource_type, r.id) for r in new}
+        found.extend(new)
+        frontier = new
+    return found
+
+
+def _by_type(resources: Iterable[StoredResource]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for res in resources:
+        out.setdefault(res.resource_type, []).append(res.id)
+    return out
+
+
+def _forward(
+    conn: Connection, inc: Include, frontier: list[StoredResource]
+) -> set[tuple[str, str]]:
+    ref = search_reference
+    keys: set[tuple[str, str]] = set()
+    for res_type, ids in _by_type(frontier).items():
+        if inc.source_type not in ("*", res_type):
+            continue
+        q = select(ref.c.target_type, ref.c.target_id).where(
+            ref.c.res_type == res_type, ref.c.res_id.in_(ids), ref.c.target_id.is_not(None)
+        )
+        if inc.code != "*":
+            q = q.where(ref.c.param == inc.code)
+        if inc.target_type:
+            q = q.where(ref.c.target_type == inc.target_type)
+        keys |= {(t, i) for t, i in conn.execute(q)}
+    return keys
+
+
+def _reverse(
+    conn: Connection, inc: Include, frontier: list[StoredResource]
+) -> set[tuple[str, str]]:
+    ref = search_reference
+    keys: set[tuple[str, str]] = set()
+    for res_type, ids in _by_type(frontier).items():
+        if inc.target_type and inc.target_type != res_type:
+            continue
+        q = select(ref.c.res_type, ref.c.res_id).where(
+            ref.c.target_type == res_type, ref.c.target_id.in_(ids)
+        )
+        if inc.source_type != "*":
+            q = q.where(ref.c.res_type == inc.source_type)
+        if inc.code != "*":
+            q = q.where(ref.c.param == inc.code)
+        keys |= {(t, i) for t, i in conn.execute(q)}
+    return keys
+
+
+def _load(
+    conn: Connection, keys: set[tuple[str, str]], request: SearchRequest | None = None
+) -> list[StoredResource]:
+    out: list[StoredResource] = []
+    by_type: dict[str, list[str]] = {}
+    for res_type, res_id in sorted(keys):
+        by_type.setdefault(res_type, []).append(res_id)
+    for res_type, ids in by_type.items():
+        q = select(resource).where(
+            resource.c.res_type == res_type,
+            resource.c.res_id.in_(ids),
+            resource.c.deleted.is_(False),
+        )
+        if request is not None and request.restrict_includes and res_type in request.resource_types:
+            q = q.where(*access_conditions(request, resource.c.res_type, resource.c.res_id))
+        out.extend(_record(row) for row in conn.execute(q.order_by(resource.c.res_id)))
+    return out

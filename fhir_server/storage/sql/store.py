@@ -1,0 +1,188 @@
+"""`ResourceStore` over one SQLAlchemy connection (inside the unit of work's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
+from sqlalchemy.sql import Select
+
+from ..ports import HistoryQuery, StoredResource, VersionConflict
+from .dialects import insert_ignoring_conflict
+from .tables import resource, resource_history
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _record(row: Any, resource_type: str | None = None) -> StoredResource:
+    m = row._mapping
+    return StoredResource(
+        resource_type=m["res_type"],
+        id=m["res_id"],
+        version_id=m["version_id"],
+        last_updated=_utc(m["last_updated"]),
+        deleted=bool(m["deleted"]),
+        content=m["content"],
+        method=m.get("method", "PUT") if hasattr(m, "get") else "PUT",
+        seq=m.get("seq", 0) if hasattr(m, "get") else 0,
+    )
+
+
+class SearchIndexer(Protocol):
+    """Keeps the search-index rows of a resource in step with its current version.
+
+    Called inside the writing transaction, so index rows and resource change together."""
+
+    registry: Any
+
+    def index(self, conn: Connection, dialect: str, record: StoredResource) -> None: ...
+
+
+class SqlResourceStore:
+    def __init__(
+        self, conn: Connection, dialect: str, indexer: SearchIndexer | None = None
+    ) -> None:
+        self._conn = conn
+        self._dialect = dialect
+        self._indexer = indexer
+
+    # -- reads -------------------------------------------------------------------------------
+    def current(
+        self, resource_type: str, id: str, for_update: bool = False
+    ) -> StoredResource | None:
+        q = select(resource).where(resource.c.res_type == resource_type, resource.c.res_id == id)
+        if (
+            for_update
+        ):  # PostgreSQL row lock; SQLite writers are already serialised (BEGIN IMMEDIATE)
+            q = q.with_for_update()
+        row = self._conn.execute(q).first()
+        return _record(row) if row else None
+
+    def exists(self, resource_type: str, id: str) -> bool:
+        row = self._conn.execute(
+            select(resource.c.deleted).where(
+                resource.c.res_type == resource_type, resource.c.res_id == id
+            )
+        ).first()
+        return row is not None and not row[0]
+
+    def version(self, resource_type: str, id: str, version_id: int) -> StoredResource | None:
+        h = resource_history
+        row = self._conn.execute(
+            select(h).where(
+                h.c.res_type == resource_type, h.c.res_id == id, h.c.version_id == version_id
+            )
+        ).first()
+        return _record(row) if row else None
+
+    def list_current(
+        self, resource_type: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredResource]:
+        q = select(resource).where(resource.c.deleted.is_(False))
+        if resource_type:
+            q = q.where(resource.c.res_type == resource_type)
+        if after:
+            q = q.where(tuple_(resource.c.res_type, resource.c.res_id) > tuple_(*after))
+        q = q.order_by(resource.c.res_type, resource.c.res_id).limit(limit)
+        return [_record(r) for r in self._conn.execute(q)]
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(self, record: StoredResource, previous_version: int) -> StoredResource:
+        values = {
+            "version_id": record.version_id,
+            "last_updated": record.last_updated,
+            "deleted": record.deleted,
+            "content": record.content,
+        }
+        if previous_version == 0:
+            stmt = insert_ignoring_conflict(self._dialect, resource).values(
+                res_type=record.resource_type, res_id=record.id, **values
+            )
+        else:
+            stmt = (
+                update(resource)
+                .where(
+                    resource.c.res_type == record.resource_type,
+                    resource.c.res_id == record.id,
+                    resource.c.version_id == previous_version,
+                )
+                .values(**values)
+            )
+        # RETURNING tells whether the row was written on both databases (rowcount is unreliable
+        # for INSERT … ON CONFLICT DO NOTHING through some drivers).
+        if self._conn.execute(stmt.returning(resource.c.version_id)).first() is None:
+            raise VersionConflict(f"{record.resource_type}/{record.id} changed concurrently")
+        seq = self._conn.execute(
+            resource_history.insert()
+            .values(
+                res_type=record.resource_type,
+                res_id=record.id,
+                method=record.method,
+                **values,
+            )
+            .returning(resource_history.c.seq)
+        ).scalar_one()
+        stored = StoredResource(**{**record.__dict__, "seq": seq})
+        if self._indexer is not None:
+            self._indexer.index(self._conn, self._dialect, stored)
+        return stored
+
+    # -- search ------------------------------------------------------------------------------
+    def search(
+        self,
+        resource_types: Sequence[str] | None,
+        query: Sequence[tuple[str, str]],
+        **options: Any,
+    ) -> Any:
+        """Run a FHIR search (see `storage.sql.search.execute_search` for the options)."""
+        from .search import execute_search
+
+        if self._indexer is None:
+            raise RuntimeError("this database was opened without a search registry")
+        return execute_search(
+            self._conn, self._dialect, self._indexer.registry, resource_types, query, **options
+        )
+
+    # -- history -----------------------------------------------------------------------------
+    def _history_select(self, query: HistoryQuery, columns: list[Any]) -> Select[Any]:
+        h = resource_history
+        conds = []
+        if query.resource_type:
+            conds.append(h.c.res_type == query.resource_type)
+        if query.id:
+            conds.append(h.c.res_id == query.id)
+        if query.since:
+            conds.append(h.c.last_updated >= query.since)
+        if query.at_end is not None:
+            # Current at some moment of [at_start, at_end): began before its end, and its
+            # successor (if any) came after its start.
+            nxt = h.alias("nxt")
+            successor = (
+                select(func.min(nxt.c.last_updated))
+                .where(
+                    nxt.c.res_type == h.c.res_type,
+                    nxt.c.res_id == h.c.res_id,
+                    nxt.c.version_id == h.c.version_id + 1,
+                )
+                .scalar_subquery()
+            )
+            conds.append(h.c.last_updated < query.at_end)
+            conds.append(or_(successor.is_(None), successor > query.at_start))
+        q = select(*columns)
+        return q.where(and_(*conds)) if conds else q
+
+    def history(self, query: HistoryQuery) -> list[StoredResource]:
+        h = resource_history
+        q = self._history_select(query, [h])
+        if query.before_seq is not None:
+            q = q.where(h.c.seq < query.before_seq)
+        q = q.order_by(h.c.seq.desc()).limit(query.count)
+        return [_record(r) for r in self._conn.execute(q)]
+
+    def history_count(self, query: HistoryQuery) -> int:
+        q = self._history_select(query, [func.count()])
+        return int(self._conn.execute(q.select_from(resource_history)).scalar_one())

@@ -1,0 +1,1 @@
+"""Command-line tools over the services layer: import and export."""

@@ -1,0 +1,117 @@
+"""Checks that hold for every resource (INTERFACE.md): resident ID numbers and division codes.
+
+* Chinese resident identity card number (居民身份证号码), GB 11643-1999: 18 characters = 6-digit GB/T
+  2260 region of first registration, 8-digit birth date (YYYYMMDD), 3-digit sequence, ISO 7064
+  MOD 11-2 check character (0-9 or X).  Checked (format, birth date, region, check digit, in that
+  order, so the message names the first problem) for every `Identifier` whose system is the national
+  OID `urn:oid:2.16.156.10011.1.3` or HL7 China's `urn:oid:2.16.840.1.113883.2.23.1.19.1`, anywhere in
+  the resource.  python-stdnum's `stdnum.cn.ric` provides the rules and the GB/T 2260 data.
+* The address extension `https://jiayi.health/fhir/StructureDefinition/division-code` (`valueCode`)
+  must hold a known GB/T 2260 code: the guide's Guangdong CodeSystem
+  (`terminology/CodeSystem-gb2260-guangdong.json`), else python-stdnum's national table (`cn/loc`).
+
+Issues: code `value`, expression at the offending element, e.g. `Patient.identifier[0].value`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from stdnum import numdb
+from stdnum.cn import ric
+
+from fhir_server.conformance.r4 import R4Definitions
+from fhir_server.core.errors import Issue
+
+from .walk import walk
+
+RIC_SYSTEMS = frozenset({"urn:oid:2.16.156.10011.1.3", "urn:oid:2.16.840.1.113883.2.23.1.19.1"})
+DIVISION_CODE_URL = "https://jiayi.health/fhir/StructureDefinition/division-code"
+GB2260_GUANGDONG = "https://jiayi.health/fhir/CodeSystem/gb2260-guangdong"
+
+
+def ric_problem(number: str, today: dt.date | None = None) -> str | None:
+    """Why `number` is not a valid resident ID number (None when it is)."""
+    if len(number) != 18:
+        return f"must have 18 characters, not {len(number)}"
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        return "must be 17 digits followed by a digit or an upper-case X"
+    try:
+        born = ric.get_birth_date(number)
+    except ric.InvalidComponent:
+        return f"birth date {number[6:14]} is not a calendar date"
+    if born > (today or dt.date.today()) or born.year < 1850:
+        return f"birth date {born.isoformat()} is not plausible"
+    try:
+        ric.get_birth_place(number)
+    except ric.InvalidComponent:
+        return f"region code {number[:6]} is not a GB/T 2260 division (at the birth year)"
+    if ric.calc_check_digit(number) != number[17]:
+        return f"check digit should be {ric.calc_check_digit(number)}, not {number[17]}"
+    return None
+
+
+def guangdong_codes(ig_resources: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """Every code of the guide's Guangdong GB/T 2260 CodeSystem."""
+    codes: set[str] = set()
+    for res in ig_resources:
+        if res.get("resourceType") == "CodeSystem" and res.get("url") == GB2260_GUANGDONG:
+            stack = list(res.get("concept", []))
+            while stack:
+                concept = stack.pop()
+                codes.add(concept["code"])
+                stack.extend(concept.get("concept", []))
+    return frozenset(codes)
+
+
+def is_division_code(code: str, local: frozenset[str]) -> bool:
+    if code in local:
+        return True
+    if len(code) != 6 or not code.isdigit():
+        return False
+    parts = numdb.get("cn/loc").info(code)
+    return any("county" in props for _, props in parts)
+
+
+class IdentifierStage:
+    """Validation stage: resident ID numbers and division codes anywhere in a resource."""
+
+    def __init__(self, defs: R4Definitions, ig_resources: Iterable[Mapping[str, Any]]) -> None:
+        self.defs = defs
+        self.guangdong = guangdong_codes(ig_resources)
+
+    def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        issues: list[Issue] = []
+        for visit in walk(resource, self.defs):
+            value = visit.value
+            if not isinstance(value, dict):
+                continue
+            if visit.type == "Identifier" and value.get("system") in RIC_SYSTEMS:
+                number = value.get("value")
+                problem = ric_problem(number) if isinstance(number, str) else None
+                if problem is not None:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "value",
+                            f"Invalid resident ID number (GB 11643): {problem}",
+                            (f"{visit.expression}.value",),
+                            "JY-ID-RIC",
+                        )
+                    )
+            elif visit.type == "Extension" and value.get("url") == DIVISION_CODE_URL:
+                code = value.get("valueCode")
+                if not isinstance(code, str) or not is_division_code(code, self.guangdong):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "value",
+                            f"division-code must hold a known GB/T 2260 code (valueCode), "
+                            f"not {code!r}",
+                            (f"{visit.expression}.valueCode",),
+                            "JY-ID-GB2260",
+                        )
+                    )
+        return issues

@@ -1,0 +1,196 @@
+"""Build `terminology/CodeSystem-gb2260-guangdong.json` from python-stdnum's GB/T 2260 data.
+
+Source: `stdnum/cn/loc.dat` of the installed python-stdnum package (GB/T 2260 codes with their
+validity years, compiled from the Wikipedia lists of the 中华人民共和国行政区划代码).  Only codes that
+are currently valid are kept (a name with an open `[YYYY-]` range or no range at all); the
+statistical "市辖区" placeholders (xxxx01) are left out because they name no actual district.
+Run: `python scripts/build_gb2260.py` (add `--check` to compare without writing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+import stdnum.cn
+from pypinyin import lazy_pinyin
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "terminology" / "CodeSystem-gb2260-guangdong.json"
+CITIES_CSV = Path("/work/shared/data/guangdong-cities.csv")
+BASE = "https://jiayi.health/fhir"
+PROVINCE = "44"
+_ENTRY = re.compile(r"^\[(\d*)-(\d*)\](.+)$")
+_LINE = re.compile(r'^\s+(\d{4}) county="(.*)"$')
+# Readings pypinyin gets wrong for place names (polyphonic characters).
+_PINYIN_FIX = {
+    "番禺": "Panyu",
+    "乐昌": "Lechang",
+    "浈江": "Zhenjiang",
+    "曲江": "Qujiang",
+    "花都": "Huadu",
+    "佛冈": "Fogang",
+    "宝安": "Bao'an",
+    "潮安": "Chao'an",
+    "云安": "Yun'an",
+    "南澳": "Nan'ao",
+}
+_ETHNIC = {"壮族": "Zhuang", "瑶族": "Yao"}
+
+
+def current_name(value: str) -> str | None:
+    """The name valid today, or None when the code has been abolished."""
+    last = value.split(",")[-1]
+    match = _ENTRY.match(last)
+    if match is None:
+        return last
+    return match.group(3) if match.group(2) == "" else None
+
+
+def read_divisions(loc_dat: Path) -> dict[str, str]:
+    """code → current name for the province, its cities and their districts/counties."""
+    out: dict[str, str] = {}
+    inside = False
+    for line in loc_dat.read_text(encoding="utf-8").splitlines():
+        if line and line[0].isdigit():
+            inside = line.startswith(f"{PROVINCE} ")
+            continue
+        match = _LINE.match(line) if inside else None
+        if match is None:
+            continue
+        name = current_name(match.group(2))
+        suffix = match.group(1)
+        if name is None or name == "市辖区" or suffix.startswith("90"):
+            continue
+        out[PROVINCE + suffix] = name
+    return out
+
+
+def _pinyin(chinese: str) -> str:
+    for zh, en in _PINYIN_FIX.items():
+        if chinese.startswith(zh):
+            rest = chinese[len(zh) :]
+            return en + ("".join(lazy_pinyin(rest)) if rest else "")
+    return "".join(lazy_pinyin(chinese)).capitalize()
+
+
+def english(code: str, name: str) -> str:
+    if code.endswith("0000"):
+        return "Guangdong Province"
+    if code.endswith("00"):
+        return _pinyin(name.removesuffix("市"))
+    if name == "城区":
+        return "Chengqu District"
+    if name.endswith("自治县"):
+        stem = name.removesuffix("自治县")
+        groups = []
+        for zh, en in _ETHNIC.items():
+            if zh in stem:
+                groups.append(en)
+                stem = stem.replace(zh, "")
+        return f"{_pinyin(stem)} {' and '.join(groups)} Autonomous County"
+    for zh, en in (("区", "District"), ("县", "County"), ("市", "City")):
+        if name.endswith(zh) and len(name) > 2:
+            return f"{_pinyin(name[: -len(zh)])} {en}"
+    return _pinyin(name)
+
+
+def _concept(code: str, name: str, level: str) -> dict[str, object]:
+    return {
+        "code": code,
+        "display": name,
+        "designation": [{"language": "en", "value": english(code, name)}],
+        "property": [{"code": "level", "valueCode": level}],
+    }
+
+
+def build(divisions: dict[str, str]) -> dict[str, object]:
+    province = f"{PROVINCE}0000"
+    cities = sorted(c for c in divisions if c.endswith("00") and c != province)
+    city_concepts = []
+    for city in cities:
+        node = _concept(city, divisions[city], "city")
+        children = [
+            _concept(c, divisions[c], "county")
+            for c in sorted(divisions)
+            if c[:4] == city[:4] and c != city
+        ]
+        if children:
+            node["concept"] = children
+        city_concepts.append(node)
+    root = _concept(province, divisions[province], "province")
+    root["concept"] = city_concepts
+    return {
+        "resourceType": "CodeSystem",
+        "id": "gb2260-guangdong",
+        "url": f"{BASE}/CodeSystem/gb2260-guangdong",
+        "version": "0.1.0",
+        "name": "GB2260Guangdong",
+        "title": "广东省行政区划代码（GB/T 2260）",
+        "status": "active",
+        "experimental": False,
+        "publisher": "Jiayi",
+        "description": (
+            "Guangdong's GB/T 2260 administrative division codes: the province (440000), its 21 "
+            "prefecture-level cities and every currently valid district, county and county-level "
+            "city, hierarchical city → district. Addresses carry the district/county code in the "
+            "division-code extension (INTERFACE.md). Generated by scripts/build_gb2260.py from "
+            "python-stdnum's GB/T 2260 data (stdnum/cn/loc.dat); abolished codes and the "
+            "statistical 市辖区 placeholders are left out. English designations are pinyin."
+        ),
+        "caseSensitive": True,
+        "valueSet": f"{BASE}/ValueSet/gb2260-guangdong",
+        "hierarchyMeaning": "part-of",
+        "content": "complete",
+        "count": len(divisions),
+        "property": [
+            {
+                "code": "level",
+                "description": "Administrative level: province, city or county (district/county)",
+                "type": "code",
+            }
+        ],
+        "concept": [root],
+    }
+
+
+def check_cities(divisions: dict[str, str], csv_path: Path) -> list[str]:
+    """Disagreements between the data and /work/shared/data/guangdong-cities.csv."""
+    if not csv_path.exists():
+        return []
+    with csv_path.open(encoding="utf-8") as fh:
+        rows = {r["code"]: r["name"] for r in csv.DictReader(fh)}
+    ours = {c: n for c, n in divisions.items() if c.endswith("00") and not c.endswith("0000")}
+    return [
+        f"{c}: {ours.get(c)} vs {rows.get(c)}"
+        for c in sorted(set(rows) | set(ours))
+        if ours.get(c) != rows.get(c)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    args = parser.parse_args(argv)
+    divisions = read_divisions(Path(stdnum.cn.__file__).parent / "loc.dat")
+    problems = check_cities(divisions, CITIES_CSV)
+    if problems:
+        print("cities disagree with guangdong-cities.csv:", *problems, sep="\n  ")
+        return 1
+    text = json.dumps(build(divisions), ensure_ascii=False, indent=2) + "\n"
+    if args.check:
+        same = OUT.exists() and OUT.read_text(encoding="utf-8") == text
+        print("up to date" if same else f"{OUT} is out of date")
+        return 0 if same else 1
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}: {len(divisions)} divisions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

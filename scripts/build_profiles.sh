@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Compile the guide's FHIR Shorthand (profiles/fsh/) with SUSHI and copy the JSON into profiles/.
+#
+#   scripts/build_profiles.sh            # install fsh-sushi into .cache/node if needed, compile, copy
+#
+# SUSHI runs offline: the FHIR package hl7.fhir.r4.core#4.0.1 is rebuilt into ~/.fhir/packages from the
+# npm package hl7.fhir.r4.examples@4.0.1 (scripts/r4_core_package.py).  The guide's own JSON resources
+# (terminology/, the service-package extensions in profiles/extensions/) are staged as SUSHI "predefined
+# resources" so FSH can refer to them.  Output: profiles/structuredefinitions/ (profiles),
+# profiles/extensions/ (extensions), profiles/searchparameters/, profiles/measures/,
+# profiles/namingsystems/, profiles/examples/.  Differential StructureDefinitions only (SUSHI makes no
+# snapshots; the server's validator generates them).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="$ROOT/.cache"
+SUSHI_VERSION="${SUSHI_VERSION:-3.21.0}"
+SUSHI="$CACHE/node/node_modules/.bin/sushi"
+if [ ! -x "$SUSHI" ]; then
+  mkdir -p "$CACHE/node"
+  npm install --prefix "$CACHE/node" --no-audit --no-fund "fsh-sushi@$SUSHI_VERSION"
+fi
+if [ ! -f "$HOME/.fhir/packages/hl7.fhir.r4.core#4.0.1/package/.index.json" ]; then
+  python "$ROOT/scripts/r4_core_package.py"
+fi
+STAGE="$CACHE/sushi"
+rm -rf "$STAGE"
+mkdir -p "$STAGE/input/vocabulary" "$STAGE/input/extensions"
+cp "$ROOT/profiles/fsh/sushi-config.yaml" "$STAGE/"
+cp -r "$ROOT/profiles/fsh/input/fsh" "$STAGE/input/fsh"
+cp "$ROOT"/terminology/CodeSystem-*.json "$ROOT"/terminology/ValueSet-*.json "$STAGE/input/vocabulary/"
+# Extensions written by scripts/build_service_packages.py (not FSH): predefined, not overwritten.
+for id in timing-comparator timing-anchor delivery-mode; do
+  cp "$ROOT/profiles/extensions/StructureDefinition-$id.json" "$STAGE/input/extensions/"
+done
+"$SUSHI" build "$STAGE" --out "$STAGE/out" 2>&1 | tee "$STAGE/sushi.log"
+if grep -q "^error\|Errors: *[1-9]" "$STAGE/sushi.log" || grep -Eq "[1-9][0-9]* Errors" "$STAGE/sushi.log"; then
+  echo "SUSHI reported errors (see $STAGE/sushi.log)" >&2
+  exit 1
+fi
+python "$ROOT/scripts/place_profiles.py" "$STAGE/out/fsh-generated/resources" "$ROOT/profiles"

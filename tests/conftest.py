@@ -1,0 +1,46 @@
+"""Shared fixtures.  `database_url` runs a test once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fhir_server.storage.sql import SqlDatabase
+from tests.support.databases import postgres_database, sqlite_url  # noqa: F401 (fixture)
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _empty_all_tables(db: SqlDatabase) -> None:
+    from fhir_server.storage.sql.tables import metadata
+
+    with db.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path)
+        db = SqlDatabase(url)
+        db.upgrade()
+        db.dispose()
+        yield url
+        return
+    url = request.getfixturevalue("postgres_database")
+    db = SqlDatabase(url)
+    db.upgrade()
+    _empty_all_tables(db)
+    db.dispose()
+    yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[SqlDatabase]:
+    db = SqlDatabase(database_url)
+    yield db
+    db.dispose()
