@@ -1,0 +1,63 @@
+"""String normalisation for string search: case folding, accents, width, and Chinese pinyin.
+
+Spec: http://hl7.org/fhir/R4/search.html#string (case- and accent-insensitive matching).
+
+- `normalize`: NFKC (full-width → half-width), case fold, accents removed, whitespace collapsed.
+- `index_forms`: what is stored for one source string: its normal form and, when it holds Chinese
+  characters, the pinyin readings (full with and without spaces, and initials) so that 张三 is
+  found by `zhangsan`, `zhang san`, `Zhāng Sān` and `zs`.
+- `query_forms`: the normal forms of a search value (tone numbers such as `zhang1san1` dropped).
+Readings come from PyPI `pypinyin` (most common reading of each character).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pypinyin import Style, lazy_pinyin
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SPACE = re.compile(r"\s+")
+_TONE_NUMBERS = re.compile(r"^[a-z1-5 ]+$")
+MAX_INDEXED = 200
+
+
+def normalize(value: str) -> str:
+    """Case-, accent- and width-insensitive form of `value`."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    return _SPACE.sub(" ", text).strip()
+
+
+def has_han(value: str) -> bool:
+    return bool(_HAN.search(value))
+
+
+def pinyin_forms(value: str) -> list[str]:
+    """Pinyin readings of the Chinese text in `value`: spaced, joined and initials."""
+    if not has_han(value):
+        return []
+    syllables = [s.strip() for s in lazy_pinyin(value, style=Style.NORMAL) if s.strip()]
+    initials = [s.strip() for s in lazy_pinyin(value, style=Style.FIRST_LETTER) if s.strip()]
+    spaced = normalize(" ".join(syllables))
+    forms = [spaced, spaced.replace(" ", ""), normalize("".join(initials)).replace(" ", "")]
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+def index_forms(value: str) -> list[str]:
+    """Distinct normalised forms stored for one source string (each at most MAX_INDEXED long)."""
+    base = normalize(value)
+    forms = [base, *pinyin_forms(value)] if base else []
+    return list(dict.fromkeys(f[:MAX_INDEXED] for f in forms))
+
+
+def query_forms(value: str) -> list[str]:
+    """Normal forms of a search value; pinyin typed with tone numbers also matches without them."""
+    base = normalize(value)
+    forms = [base]
+    if _TONE_NUMBERS.match(base) and any(ch.isdigit() for ch in base):
+        forms.append(re.sub(r"(?<=[a-z])[1-5]", "", base))
+    return list(dict.fromkeys(f[:MAX_INDEXED] for f in forms if f))

@@ -1,0 +1,180 @@
+"""Search over HTTP: searchset Bundles, links, paging, POST _search, system and compartment search
+(R4 search.html).  Matching rules per parameter type are covered in tests/storage/test_search_sql.py."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+def _put(client: TestClient, resource: dict) -> dict:
+    r = client.put(
+        f"/fhir/{resource['resourceType']}/{resource['id']}", json=resource, headers=FHIR
+    )
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def _seed(client: TestClient) -> None:
+    _put(
+        client,
+        {
+            "resourceType": "Patient",
+            "id": "zs",
+            "name": [{"family": "张", "given": ["三"]}],
+            "gender": "male",
+            "birthDate": "1944-05-01",
+            "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "11010519491231002X"}],
+        },
+    )
+    _put(
+        client,
+        {
+            "resourceType": "Patient",
+            "id": "ls",
+            "name": [{"family": "李", "given": ["四"]}],
+            "gender": "female",
+            "birthDate": "1986-02-03",
+        },
+    )
+    for i in range(5):
+        _put(
+            client,
+            {
+                "resourceType": "Observation",
+                "id": f"bp{i}",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+                "subject": {"reference": "Patient/zs"},
+                "effectiveDateTime": f"2026-0{i + 1}-15",
+                "valueQuantity": {
+                    "value": 130 + i,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+            },
+        )
+    _put(
+        client,
+        {
+            "resourceType": "Observation",
+            "id": "w1",
+            "status": "final",
+            "code": {"text": "weight"},
+            "subject": {"reference": "Patient/ls"},
+        },
+    )
+
+
+def _ids(bundle: dict, mode: str = "match") -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == mode]
+
+
+def test_type_search_bundle_shape(client: TestClient) -> None:
+    _seed(client)
+    r = client.get("/fhir/Patient", params={"name": "zhangsan"})
+    assert r.status_code == 200
+    bundle = r.json()
+    assert bundle["type"] == "searchset"
+    assert _ids(bundle) == ["zs"]
+    assert bundle["entry"][0]["fullUrl"] == "http://testserver/fhir/Patient/zs"
+    assert bundle["link"][0]["relation"] == "self" and "name=zhangsan" in bundle["link"][0]["url"]
+    assert _ids(
+        client.get(
+            "/fhir/Patient", params={"identifier": "urn:oid:2.16.156.10011.1.3|11010519491231002X"}
+        ).json()
+    ) == ["zs"]
+    assert _ids(client.get("/fhir/Patient", params={"birthdate": "lt1950"}).json()) == ["zs"]
+
+
+def test_post_search_form_encoded(client: TestClient) -> None:
+    _seed(client)
+    r = client.post(
+        "/fhir/Patient/_search",
+        content="gender=female",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200 and _ids(r.json()) == ["ls"]
+
+
+def test_paging_with_next_links_and_total(client: TestClient) -> None:
+    _seed(client)
+    page = client.get(
+        "/fhir/Observation",
+        params={"subject": "Patient/zs", "_count": "2", "_sort": "date", "_total": "accurate"},
+    ).json()
+    assert page["total"] == 5
+    seen = _ids(page)
+    while nxt := next((link["url"] for link in page["link"] if link["relation"] == "next"), None):
+        page = client.get(nxt.replace("http://testserver", "")).json()
+        seen += _ids(page)
+    assert seen == ["bp0", "bp1", "bp2", "bp3", "bp4"]
+
+
+def test_include_revinclude_and_summary_count(client: TestClient) -> None:
+    _seed(client)
+    bundle = client.get(
+        "/fhir/Observation", params={"_id": "w1", "_include": "Observation:subject"}
+    ).json()
+    assert _ids(bundle) == ["w1"] and _ids(bundle, "include") == ["ls"]
+    rev = client.get(
+        "/fhir/Patient", params={"_id": "zs", "_revinclude": "Observation:subject"}
+    ).json()
+    assert sorted(_ids(rev, "include")) == ["bp0", "bp1", "bp2", "bp3", "bp4"]
+    count = client.get("/fhir/Observation", params={"_summary": "count"}).json()
+    assert count["total"] == 6 and "entry" not in count
+
+
+def test_system_search_and_compartment(client: TestClient) -> None:
+    _seed(client)
+    system = client.get("/fhir", params={"_type": "Patient,Observation", "_id": "zs,w1"}).json()
+    assert sorted(_ids(system)) == ["w1", "zs"]
+    compartment = client.get("/fhir/Patient/ls/Observation").json()
+    assert _ids(compartment) == ["w1"]
+    assert client.get("/fhir/Patient/ls/Unicorn").status_code == 404
+
+
+def test_unknown_parameters_lenient_and_strict(client: TestClient) -> None:
+    _seed(client)
+    lenient = client.get("/fhir/Patient", params={"foo": "bar", "gender": "male"}).json()
+    assert _ids(lenient) == ["zs"]
+    assert any(e["search"]["mode"] == "outcome" for e in lenient["entry"])
+    assert "foo" not in lenient["link"][0]["url"]
+    strict = client.get(
+        "/fhir/Patient", params={"foo": "bar"}, headers={"Prefer": "handling=strict"}
+    )
+    assert strict.status_code == 400
+    assert "foo" in strict.text
+
+
+def test_deleted_resources_never_match(client: TestClient) -> None:
+    _seed(client)
+    client.delete("/fhir/Patient/ls")
+    assert _ids(client.get("/fhir/Patient", params={"gender": "female"}).json()) == []
+
+
+def test_capability_statement_lists_search(client: TestClient) -> None:
+    cs = client.get("/fhir/metadata").json()
+    patient = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Patient")
+    names = {p["name"] for p in patient["searchParam"]}
+    assert {"name", "identifier", "birthdate", "gender"} <= names
+    codes = {i["code"] for i in patient["interaction"]}
+    assert {
+        "read",
+        "vread",
+        "update",
+        "patch",
+        "delete",
+        "history-instance",
+        "history-type",
+        "create",
+        "search-type",
+    } <= codes
+    assert {i["code"] for i in cs["rest"][0]["interaction"]} >= {
+        "transaction",
+        "batch",
+        "search-system",
+        "history-system",
+    }
