@@ -1,0 +1,129 @@
+"""`jiayi clients add` and `jiayi users add` (INTERFACE.md), mounted by `fhir_server/cli.py`.
+
+Spec: SMART App Launch 2.x "Client authentication" (public, `client_secret_basic`, and
+`private_key_jwt` with a JWKS or JWKS URL) and SMART Backend Services "Registering a client".
+Secrets and passwords are hashed (scrypt) before storage and never echoed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ..storage.sql import SqlDatabase
+
+clients_app = typer.Typer(help="SMART client registrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Sign-in accounts for residents and staff.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="JIAYI_DATABASE_URL",
+        help="SQLAlchemy URL (default sqlite:///./var/jiayi.db)",
+    ),
+]
+
+
+def _database(database_url: str | None) -> SqlDatabase:
+    from ..settings import Settings
+    from ..storage.sql import SqlDatabase
+
+    url = database_url or Settings().database_url
+    db = SqlDatabase(url)
+    db.upgrade()
+    return db
+
+
+@clients_app.command("add")
+def clients_add(
+    client_id: Annotated[str, typer.Option("--client-id", help="the OAuth client_id")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="scopes the client may be granted (space-separated)")
+    ],
+    secret: Annotated[
+        str | None, typer.Option("--secret", help="shared secret: client_secret_basic")
+    ] = None,
+    jwks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwks-file", exists=True, dir_okay=False, help="public JWKS: private_key_jwt"
+        ),
+    ] = None,
+    jwks_url: Annotated[
+        str | None, typer.Option("--jwks-url", help="JWKS URL: private_key_jwt")
+    ] = None,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--redirect-uri", help="redirect URI (repeatable); none for back-end clients"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register a SMART client: public (no credential), --secret, --jwks-file or --jwks-url."""
+    from .store import add_client
+
+    if sum(x is not None for x in (secret, jwks_file, jwks_url)) > 1:
+        typer.echo("give at most one of --secret, --jwks-file, --jwks-url", err=True)
+        raise typer.Exit(2)
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            typer.echo(f"{jwks_file}: not JSON ({exc})", err=True)
+            raise typer.Exit(2) from exc
+    db = _database(database_url)
+    try:
+        client = add_client(
+            db, client_id, scope=scope, secret=secret, jwks=jwks, jwks_url=jwks_url,
+            redirect_uris=tuple(redirect_uri or ()),
+        )  # fmt: skip
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(f"client {client.client_id} added ({client.auth_method})")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option("--username")],
+    password: Annotated[
+        str, typer.Option("--password", help="at least 8 characters; stored as a scrypt hash")
+    ],
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="Patient id (a resident)")
+    ] = None,
+    practitioner: Annotated[
+        str | None, typer.Option("--practitioner", help="Practitioner id (staff)")
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role", help="resident, doctor, nurse, institution-admin, commission, auditor, admin"
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a sign-in account: exactly one of --patient or --practitioner."""
+    from .store import add_user
+
+    if (patient is None) == (practitioner is None):
+        typer.echo("give exactly one of --patient or --practitioner", err=True)
+        raise typer.Exit(2)
+    db = _database(database_url)
+    try:
+        user = add_user(
+            db, username, password, patient=patient, practitioner=practitioner, role=role
+        )
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(f"user {user.username} added ({user.role}, {user.fhir_user})")
