@@ -1,0 +1,1 @@
+"""Domain workflow: careplans (issue 6)."""

@@ -1,0 +1,1 @@
+"""Domain workflow: contracting (issue 6)."""

@@ -1,0 +1,1 @@
+"""Domain workflow: fulfilment (issue 6)."""

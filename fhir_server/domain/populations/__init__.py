@@ -1,0 +1,1 @@
+"""Domain workflow: populations (issue 6)."""
