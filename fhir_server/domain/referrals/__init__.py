@@ -1,0 +1,1 @@
+"""Referrals: up/down ServiceRequests, reserved slots and beds, the three priorities, feedback."""
