@@ -1,0 +1,245 @@
+"""HTTP endpoints of Bulk Data export, mounted by `app.py` before the FHIR catch-all.
+
+Spec: Bulk Data Access IG 2.0 (https://hl7.org/fhir/uv/bulkdata/export.html):
+- kick-off `GET|POST [base]/$export`, `[base]/Patient/$export`, `[base]/Group/[id]/$export` with
+  `Prefer: respond-async` → 202 + `Content-Location` (status URL);
+- status `GET [status]` → 202 + `Retry-After`/`X-Progress` while running, 200 + manifest when done
+  (`transactionTime`, `request`, `requiresAccessToken`, `output`, `error`), 500 + OperationOutcome
+  when the job failed, 404 for unknown or cancelled jobs;
+- cancel `DELETE [status]` → 202, afterwards 404;
+- files `GET [base]/bulkfiles/[job]/[n].ndjson` → `application/fhir+ndjson`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ..core import errors as E
+from ..core.clock import fhir_instant
+from ..core.jsonio import dumps, loads
+from ..rest.responses import error_response
+from ..services.context import ServerComponents
+from ..settings import Settings
+from .params import ExportRequest, parse_export, to_json
+from .runner import ExportRunner
+from .store import ExportJob, ExportStore
+
+#: (request, export request or None for status/download calls) → the caller's client id.
+#: Raises FhirError 401/403.  `access.smart_authorizer` builds one from the SMART token verifier.
+Authorizer = Callable[[Request, ExportRequest | None], str | None]
+
+NDJSON = "application/fhir+ndjson"
+
+
+class _Background:
+    """Runs the runner's pending jobs on one daemon thread, re-running when kicked meanwhile."""
+
+    def __init__(self, runner: ExportRunner) -> None:
+        self.runner = runner
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def kick(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+        threading.Thread(target=self._loop, name="jiayi-bulk-export", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a job records its own error
+                self.runner.run_pending()
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    break
+                self._again = False
+
+
+def _params_from_body(body: Any) -> list[tuple[str, object]]:
+    if body is None:
+        return []
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise E.bad_request("The body of a POST $export must be a Parameters resource")
+    out: list[tuple[str, object]] = []
+    for p in body.get("parameter") or []:
+        value = next((v for k, v in p.items() if k.startswith("value")), None)
+        out.append((str(p.get("name")), value))
+    return out
+
+
+def build_bulk_router(
+    components: ServerComponents,
+    settings: Settings,
+    *,
+    authorize: Authorizer | None = None,
+    runner: ExportRunner | None = None,
+    start_jobs: bool = True,
+) -> APIRouter:
+    base = settings.public_base
+    store = ExportStore(components.database.engine)  # type: ignore[attr-defined]
+    runner = runner or ExportRunner(components, store, base)
+    background = _Background(runner)
+    router = APIRouter()
+    requires_token = settings.auth == "smart"
+
+    def caller(request: Request, req: ExportRequest | None) -> str | None:
+        return authorize(request, req) if authorize is not None else None
+
+    def own_job(request: Request, job_id: str) -> ExportJob:
+        job = store.get(job_id)
+        if job is None or (authorize is not None and job.owner != caller(request, None)):
+            raise E.FhirError(
+                404, E.error("not-found", f"No export job '{job_id}'", message_id="JY-0404")
+            )
+        return job
+
+    async def kickoff(request: Request, level: str, group_id: str | None) -> Response:
+        try:
+            prefer = request.headers.get("prefer", "")
+            if "respond-async" not in prefer.replace(" ", "").split(","):
+                raise E.bad_request("$export requires the header 'Prefer: respond-async'", "Prefer")
+            accept = request.headers.get("accept", "application/fhir+json")
+            if not any(a in accept for a in ("application/fhir+json", "application/json", "*/*")):
+                raise E.bad_request("$export answers application/fhir+json", "Accept")
+            params: list[tuple[str, object]] = list(request.query_params.multi_items())
+            if request.method == "POST":
+                raw = await request.body()
+                params += _params_from_body(loads(raw) if raw.strip() else None)
+            req = parse_export(level, params, components.types.is_resource_type, group_id)
+            owner = await run_in_threadpool(caller, request, req)
+            if level == "group":
+                await run_in_threadpool(_check_group, components, base, group_id or "")
+            now = components.clock.now()
+            job = ExportJob(
+                uuid.uuid4().hex,
+                "accepted",
+                str(request.url),
+                to_json(req),
+                owner,
+                requires_token,
+                now,
+                None,
+                None,
+            )
+            await run_in_threadpool(store.create, job, now)
+        except E.FhirError as exc:
+            return error_response(exc)
+        except ValueError as exc:
+            return error_response(E.bad_request(f"Unparseable body: {exc}"))
+        if start_jobs:
+            background.kick()
+        return Response(
+            status_code=202, headers={"Content-Location": f"{base}/bulkstatus/{job.id}"}
+        )
+
+    async def system_export(request: Request) -> Response:
+        return await kickoff(request, "system", None)
+
+    async def patient_export(request: Request) -> Response:
+        return await kickoff(request, "patient", None)
+
+    async def group_export(request: Request, group_id: str) -> Response:
+        return await kickoff(request, "group", group_id)
+
+    async def status(request: Request, job_id: str) -> Response:
+        try:
+            job = await run_in_threadpool(own_job, request, job_id)
+            if job.status in ("accepted", "in-progress"):
+                return Response(
+                    status_code=202,
+                    headers={
+                        "Retry-After": "1",
+                        "X-Progress": f"{job.status} {job.progress or ''}".strip(),
+                    },
+                )
+            if job.status == "error":
+                raise E.FhirError(
+                    500,
+                    E.error("exception", f"The export failed: {job.error}", message_id="JY-0500"),
+                )
+            files = await run_in_threadpool(store.files, job_id)
+        except E.FhirError as exc:
+            return error_response(exc)
+        manifest = {
+            "transactionTime": fhir_instant(job.transaction_time),  # type: ignore[arg-type]
+            "request": job.request_url,
+            "requiresAccessToken": job.requires_token,
+            "output": [
+                {
+                    "type": f.res_type,
+                    "url": f"{base}/bulkfiles/{job_id}/{f.file_no}.ndjson",
+                    "count": f.count,
+                }
+                for f in files
+                if f.kind == "output"
+            ],
+            "error": [
+                {"type": "OperationOutcome", "url": f"{base}/bulkfiles/{job_id}/{f.file_no}.ndjson"}
+                for f in files
+                if f.kind == "error"
+            ],
+        }
+        return Response(dumps(manifest), 200, media_type="application/json")
+
+    async def cancel(request: Request, job_id: str) -> Response:
+        try:
+            await run_in_threadpool(own_job, request, job_id)
+            if not await run_in_threadpool(store.cancel, job_id):
+                raise E.not_found("export job", job_id)
+        except E.FhirError as exc:
+            return error_response(exc)
+        return Response(status_code=202)
+
+    async def download(request: Request, job_id: str, file_no: int) -> Response:
+        try:
+            job = await run_in_threadpool(own_job, request, job_id)
+            content = await run_in_threadpool(store.content, job.id, file_no)
+            if content is None or job.status != "completed":
+                raise E.FhirError(
+                    404, E.error("not-found", "No such export file", message_id="JY-0404")
+                )
+        except E.FhirError as exc:
+            return error_response(exc)
+        return Response(content, 200, media_type=NDJSON)
+
+    for path, fn in (
+        ("/fhir/$export", system_export),
+        ("/fhir/Patient/$export", patient_export),
+        ("/fhir/Group/{group_id}/$export", group_export),
+    ):
+        router.add_api_route(path, fn, methods=["GET", "POST"], include_in_schema=False)
+    router.add_api_route(
+        "/fhir/bulkstatus/{job_id}", status, methods=["GET"], include_in_schema=False
+    )
+    router.add_api_route(
+        "/fhir/bulkstatus/{job_id}", cancel, methods=["DELETE"], include_in_schema=False
+    )
+    router.add_api_route(
+        "/fhir/bulkfiles/{job_id}/{file_no}.ndjson",
+        download,
+        methods=["GET"],
+        include_in_schema=False,
+    )
+    router.state_runner = runner  # type: ignore[attr-defined]  # for pump rounds and tests
+    return router
+
+
+def _check_group(components: ServerComponents, base: str, group_id: str) -> None:
+    from ..services.context import RequestContext
+    from ..services.repository import FhirRepository
+
+    FhirRepository(RequestContext(base, system_name="bulk-export"), components).read(
+        "Group", group_id
+    )

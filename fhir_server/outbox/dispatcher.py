@@ -1,0 +1,277 @@
+"""Outbox dispatchers: deliver committed events to one consumer, in order, under a lease.
+
+- A consumer's lease (`outbox_consumer.lease_owner/lease_until`) lets one dispatcher at a time work
+  for it across threads and processes; a crashed holder's lease simply expires.
+- Delivery happens outside any transaction; marking rows delivered happens after it.  A crash in
+  between re-sends the batch later: at-least-once, and receivers deduplicate by the idempotency key
+  (the event seq or the adapter's record key), so each change is observed exactly once.
+- A transient failure (any exception from the handler) keeps the rows pending and backs the
+  consumer off exponentially (capped), with no limit on attempts: nothing is lost while a receiver is
+  down.  A permanent refusal (the handler reports a reason) marks that row `rejected` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from ..core.clock import Clock, SystemClock
+from ..storage.sql.dialects import insert_ignoring_conflict
+from .tables import outbox_consumer, outbox_delivery, outbox_event
+
+log = logging.getLogger("jiayi.outbox")
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    seq: int
+    resource_type: str
+    resource_id: str
+    version_id: int
+    history_seq: int
+    method: str
+    occurred_at: datetime
+    topics: tuple[str, ...]
+    attempts: int = 0
+
+    @property
+    def deleted(self) -> bool:
+        return self.method == "DELETE"
+
+
+class DeliveryHandler(Protocol):
+    """Deliver a batch; return seq → None (delivered) or a reason (refused for good).
+
+    Raise for a transient failure (the whole batch stays pending).  Seqs left out of the
+    answer stay pending and count as a failure."""
+
+    def __call__(self, events: Sequence[OutboxEvent]) -> Mapping[int, str | None]: ...
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off: base · 2^(failures-1), capped."""
+
+    base_seconds: float = 1.0
+    cap_seconds: float = 300.0
+
+    def delay(self, failures: int) -> timedelta:
+        seconds = min(self.cap_seconds, self.base_seconds * 2 ** max(0, failures - 1))
+        return timedelta(seconds=seconds)
+
+
+@dataclass
+class DispatchResult:
+    consumer: str
+    delivered: list[int] = field(default_factory=list)
+    rejected: dict[int, str] = field(default_factory=dict)
+    error: str | None = None
+    skipped: str | None = None  # "leased" | "backing-off" | "idle"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        consumer: str,
+        handler: DeliveryHandler,
+        *,
+        clock: Clock | None = None,
+        owner: str | None = None,
+        lease_seconds: float = 60.0,
+        batch_size: int = 100,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.engine = engine
+        self.consumer = consumer
+        self.handler = handler
+        self.clock = clock or SystemClock()
+        self.owner = owner or uuid.uuid4().hex
+        self.lease = timedelta(seconds=lease_seconds)
+        self.batch_size = batch_size
+        self.backoff = backoff or Backoff()
+        self._dialect = engine.dialect.name
+
+    def _now(self) -> datetime:
+        now = _utc(self.clock.now())
+        assert now is not None
+        return now
+
+    # -- lease -----------------------------------------------------------------------------------
+    def _acquire(self) -> str | None:
+        """None when the lease is ours; otherwise why not ("leased" / "backing-off")."""
+        now = self._now()
+        c = outbox_consumer
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert_ignoring_conflict(self._dialect, c).values(name=self.consumer, failures=0)
+            )
+            got = conn.execute(
+                update(c)
+                .where(
+                    c.c.name == self.consumer,
+                    or_(
+                        c.c.lease_owner.is_(None),
+                        c.c.lease_until < now,
+                        c.c.lease_owner == self.owner,
+                    ),
+                    or_(c.c.retry_at.is_(None), c.c.retry_at <= now),
+                )
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+                .returning(c.c.name)
+            ).first()
+            if got is not None:
+                return None
+            row = conn.execute(select(c).where(c.c.name == self.consumer)).first()
+        if row is not None and row.retry_at is not None and _utc(row.retry_at) > now:  # type: ignore[operator]
+            return "backing-off"
+        return "leased"
+
+    def _release(self, conn: Any, **values: Any) -> None:
+        c = outbox_consumer
+        conn.execute(
+            update(c)
+            .where(c.c.name == self.consumer, c.c.lease_owner == self.owner)
+            .values(lease_owner=None, lease_until=None, **values)
+        )
+
+    # -- work ------------------------------------------------------------------------------------
+    def pending(self, limit: int | None = None) -> list[OutboxEvent]:
+        """Committed, undelivered events of this consumer, oldest first."""
+        d, e = outbox_delivery, outbox_event
+        q = (
+            select(e, d.c.attempts)
+            .join(d, and_(d.c.event_seq == e.c.seq, d.c.consumer == self.consumer))
+            .where(d.c.status == "pending")
+            .order_by(e.c.seq)
+            .limit(limit or self.batch_size)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [
+            OutboxEvent(
+                seq=int(r.seq),
+                resource_type=r.res_type,
+                resource_id=r.res_id,
+                version_id=int(r.version_id),
+                history_seq=int(r.history_seq),
+                method=r.method,
+                occurred_at=_utc(r.occurred_at),  # type: ignore[arg-type]
+                topics=tuple(r.topics or ()),
+                attempts=int(r.attempts),
+            )
+            for r in rows
+        ]
+
+    def run_once(self) -> DispatchResult:
+        result = DispatchResult(self.consumer)
+        why = self._acquire()
+        if why is not None:
+            result.skipped = why
+            return result
+        events = self.pending()
+        if not events:
+            with self.engine.begin() as conn:
+                self._release(conn)
+            result.skipped = "idle"
+            return result
+        try:
+            answer = dict(self.handler(events))
+        except Exception as exc:  # noqa: BLE001 - any failure of the receiver is transient
+            self._failed(events, f"{type(exc).__name__}: {exc}")
+            result.error = f"{type(exc).__name__}: {exc}"
+            return result
+        self._settle(events, answer, result)
+        return result
+
+    def _failed(self, events: Sequence[OutboxEvent], error: str) -> None:
+        now = self._now()
+        c, d = outbox_consumer, outbox_delivery
+        with self.engine.begin() as conn:
+            failures = conn.execute(
+                select(c.c.failures).where(c.c.name == self.consumer)
+            ).scalar_one()
+            failures = int(failures or 0) + 1
+            conn.execute(
+                update(d)
+                .where(d.c.consumer == self.consumer, d.c.event_seq.in_([e.seq for e in events]))
+                .values(attempts=d.c.attempts + 1, detail=error[:2000])
+            )
+            self._release(
+                conn,
+                failures=failures,
+                retry_at=now + self.backoff.delay(failures),
+                last_error=error[:2000],
+            )
+        log.warning("outbox %s: delivery failed (%d in a row): %s", self.consumer, failures, error)
+
+    def _settle(
+        self, events: Sequence[OutboxEvent], answer: dict[int, str | None], result: DispatchResult
+    ) -> None:
+        now = self._now()
+        d = outbox_delivery
+        missing = [e for e in events if e.seq not in answer]
+        with self.engine.begin() as conn:
+            for event in events:
+                if event.seq not in answer:
+                    continue
+                reason = answer[event.seq]
+                conn.execute(
+                    update(d)
+                    .where(d.c.consumer == self.consumer, d.c.event_seq == event.seq)
+                    .values(
+                        status="delivered" if reason is None else "rejected",
+                        attempts=d.c.attempts + 1,
+                        delivered_at=now,
+                        detail=None if reason is None else reason[:2000],
+                    )
+                )
+                if reason is None:
+                    result.delivered.append(event.seq)
+                else:
+                    result.rejected[event.seq] = reason
+                    log.error("outbox %s: event %d refused: %s", self.consumer, event.seq, reason)
+            if not missing:
+                self._release(conn, failures=0, retry_at=None, last_error=None, last_success_at=now)
+        if missing:
+            self._failed(missing, "the receiver did not acknowledge every event")
+
+    def drain(self, max_rounds: int = 1000) -> DispatchResult:
+        """Run until idle, backing off or refused; the merged result."""
+        total = DispatchResult(self.consumer)
+        for _ in range(max_rounds):
+            r = self.run_once()
+            total.delivered += r.delivered
+            total.rejected.update(r.rejected)
+            if r.error or r.skipped:
+                total.error, total.skipped = r.error, r.skipped
+                break
+        return total
+
+
+def outbox_status(engine: Engine) -> dict[str, dict[str, int]]:
+    """Per consumer, counts by delivery status (for `$status`-like reports and tests)."""
+    d = outbox_delivery
+    out: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(
+            select(d.c.consumer, d.c.status, func.count()).group_by(d.c.consumer, d.c.status)
+        ):
+            out.setdefault(row[0], {})[row[1]] = int(row[2])
+    return out
+
+
+Round = Callable[[], Any]

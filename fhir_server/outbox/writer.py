@@ -1,0 +1,133 @@
+"""`OutboxWriter`: records an outbox event inside the writing transaction.
+
+`SqlResourceStore.write` calls `record(conn, dialect, stored)` right after the history row is
+inserted (the same hook shape as the search `SearchIndexer`), so the event commits or rolls back
+with the change itself: a crash after commit loses nothing, an uncommitted change is never sent.
+One `outbox_delivery` row per interested consumer is written with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, select
+
+from ..storage.ports import StoredResource
+from ..storage.sql.tables import resource_history
+from .tables import outbox_delivery, outbox_event
+
+
+class TopicMatcher(Protocol):
+    """Which SubscriptionTopics a change matches (implemented by `subscriptions.topics`)."""
+
+    @property
+    def resource_types(self) -> frozenset[str]: ...
+
+    def match(
+        self,
+        resource_type: str,
+        interaction: str,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class OutboxConsumer:
+    """A named receiver of outbox events: an adapter, or the subscription fan-out.
+
+    `resource_types` None means every type; `needs_topic` takes only events that matched a topic."""
+
+    name: str
+    resource_types: frozenset[str] | None = None
+    needs_topic: bool = False
+
+    def accepts(self, resource_type: str, topics: Sequence[str]) -> bool:
+        if self.needs_topic and not topics:
+            return False
+        return self.resource_types is None or resource_type in self.resource_types
+
+
+def interaction_of(record: StoredResource, previous_deleted: bool) -> str:
+    """create | update | delete, as SubscriptionTopic.resourceTrigger.supportedInteraction."""
+    if record.deleted:
+        return "delete"
+    if record.version_id == 1 or previous_deleted:
+        return "create"
+    return "update"
+
+
+class OutboxWriter:
+    """Called by the store for every resource write; cheap when nobody listens to the type."""
+
+    def __init__(
+        self,
+        consumers: Sequence[OutboxConsumer],
+        topics: TopicMatcher | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.consumers = tuple(consumers)
+        self._topics = topics
+        self._on_commit = on_commit
+
+    def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None:
+        """Insert the event and its delivery rows; returns the event seq (None: nobody wants it)."""
+        rtype = stored.resource_type
+        topics: list[str] = []
+        previous: StoredResource | None = None
+        if self._topics is not None and rtype in self._topics.resource_types:
+            previous = _previous_version(conn, stored)
+            interaction = interaction_of(stored, previous is None or previous.deleted)
+            old = previous.content if previous is not None and not previous.deleted else None
+            topics = self._topics.match(rtype, interaction, old, stored.content)
+        wanted = [c.name for c in self.consumers if c.accepts(rtype, topics)]
+        if not wanted:
+            return None
+        seq = conn.execute(
+            outbox_event.insert()
+            .values(
+                res_type=rtype,
+                res_id=stored.id,
+                version_id=stored.version_id,
+                history_seq=stored.seq,
+                method=stored.method,
+                occurred_at=stored.last_updated,
+                topics=topics,
+            )
+            .returning(outbox_event.c.seq)
+        ).scalar_one()
+        conn.execute(
+            outbox_delivery.insert(),
+            [{"consumer": n, "event_seq": seq, "status": "pending", "attempts": 0} for n in wanted],
+        )
+        return int(seq)
+
+    def committed(self) -> None:
+        """The unit of work committed: wake the dispatchers (they poll anyway)."""
+        if self._on_commit is not None:
+            self._on_commit()
+
+
+def _previous_version(conn: Connection, stored: StoredResource) -> StoredResource | None:
+    if stored.version_id <= 1:
+        return None
+    h = resource_history
+    row = conn.execute(
+        select(h.c.deleted, h.c.content).where(
+            h.c.res_type == stored.resource_type,
+            h.c.res_id == stored.id,
+            h.c.version_id == stored.version_id - 1,
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredResource(
+        stored.resource_type,
+        stored.id,
+        stored.version_id - 1,
+        stored.last_updated,
+        bool(row.deleted),
+        row.content,
+    )
