@@ -81,6 +81,19 @@ def search_capabilities(registry: SearchRegistry) -> dict[str, list[dict[str, An
     return out
 
 
+def full_validator(defs: Any) -> ResourceValidator:
+    """The whole validation pipeline (structure, base invariants and bindings, claimed profiles,
+    the guide's extensions, the checks INTERFACE.md makes unconditional), with bindings expanded
+    from the guide's and R4's package terminology (no database round trip on a write)."""
+    from .terminology.adapters import members
+    from .terminology.service import TerminologyService
+    from .terminology.sources import package_source
+    from .validation.pipeline import build_validator
+
+    terminology = TerminologyService(package_source())
+    return build_validator(defs, terminology=lambda url: members(terminology, url))
+
+
 def build_components(
     settings: Settings,
     *,
@@ -89,7 +102,6 @@ def build_components(
     validator: ResourceValidator | None = None,
 ) -> ServerComponents:
     from .conformance.r4 import R4Definitions
-    from .validation.pipeline import Validator
 
     defs = R4Definitions.load()
     registry = r4_registry()
@@ -126,7 +138,7 @@ def build_components(
     return ServerComponents(
         database=db,
         types=types or defs,
-        validator=validator or Validator(defs),
+        validator=validator or full_validator(defs),
         referential_integrity=settings.referential_integrity,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,

@@ -16,6 +16,7 @@ Issues: code `value`, expression at the offending element, e.g. `Patient.identif
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,13 +45,30 @@ def ric_problem(number: str, today: dt.date | None = None) -> str | None:
         return f"birth date {number[6:14]} is not a calendar date"
     if born > (today or dt.date.today()) or born.year < 1850:
         return f"birth date {born.isoformat()} is not plausible"
-    try:
-        ric.get_birth_place(number)
-    except ric.InvalidComponent:
-        return f"region code {number[:6]} is not a GB/T 2260 division (at the birth year)"
+    if not region_in_use_since(number[:6], born.year):
+        return f"region code {number[:6]} is not a GB/T 2260 division in use since the birth year"
     if ric.calc_check_digit(number) != number[17]:
         return f"check digit should be {ric.calc_check_digit(number)}, not {number[17]}"
     return None
+
+
+_YEARS = re.compile(r"^\[(\d{4})?-(\d{4})?\]")
+
+
+def region_in_use_since(code: str, year: int) -> bool:
+    """Whether the county-level GB/T 2260 `code` was in use at some time from `year` on.
+
+    The region of an ID number is where it was first issued, which may be years after birth
+    (Dongguan's 441900 dates from 1988, yet residents born before then carry it), so a code retired
+    before the birth year is refused and one created later is not."""
+    parts = numdb.get("cn/loc").info(code)
+    if len(parts) < 2 or "county" not in parts[-1][1]:
+        return False
+    for name in parts[-1][1]["county"].split(","):
+        span = _YEARS.match(name.strip())
+        if span is None or span.group(2) is None or int(span.group(2)) >= year:
+            return True
+    return False
 
 
 def guangdong_codes(ig_resources: Iterable[Mapping[str, Any]]) -> frozenset[str]:

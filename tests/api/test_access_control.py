@@ -40,7 +40,7 @@ RESOURCES = [
         "subject": {"reference": "Patient/b"},
     },
     {"resourceType": "Practitioner", "id": "d1"},
-    {"resourceType": "Organization", "id": "chc"},
+    {"resourceType": "Organization", "id": "chc", "name": "Community health centre"},
     {
         "resourceType": "PractitionerRole",
         "id": "r1",
@@ -295,6 +295,11 @@ def test_consent_refusing_an_institution_is_honoured(
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": "Patient/a"},
+        "policyRule": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+            ]
+        },
         "provision": {
             "type": "permit",
             "provision": [

@@ -388,7 +388,8 @@ def test_renewal_with_new_diagnosis_and_termination(api: TestClient) -> None:
     )
     assert done.status_code == 200, done.text
     ended = api.get(f"/fhir/Contract/{new['id']}").json()
-    assert ended["status"] == "terminated" and ended["applies"]["end"] == "2026-01-05"
+    # Terminated before its period began: it ends on its first day (never before it starts, per-1).
+    assert ended["status"] == "terminated" and ended["applies"]["end"] == "2027-01-05"
 
 
 def test_fulfilment_after_a_year_of_partial_services(api: TestClient) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from fastapi.testclient import TestClient
 
-from tests.support.r4_package import KNOWN_INVALID_EXAMPLES, official_examples
+from tests.support.r4_package import REFUSED_EXAMPLES, official_examples
 
 FHIR = {"Content-Type": "application/fhir+json"}
 LIMIT = 16 * 1024 * 1024
@@ -31,6 +31,7 @@ def test_every_official_example_round_trips(client: TestClient) -> None:
     assert len(examples) >= 729
     failures = []
     skipped = 0
+    round_tripped = 0
     for name, resource in examples:
         body = orjson.dumps(resource)
         if len(body) > LIMIT:
@@ -41,13 +42,13 @@ def test_every_official_example_round_trips(client: TestClient) -> None:
             r = client.post(f"/fhir/{rtype}", content=body, headers=FHIR)
         else:
             r = client.put(f"/fhir/{rtype}/{rid}", content=body, headers=FHIR)
-        if name in KNOWN_INVALID_EXAMPLES:
-            # The one official example that breaks R4's own rules must be refused, and not stored.
+        if name in REFUSED_EXAMPLES:
+            # The official examples that break R4's own rules must be refused, and not stored.
             if r.status_code != 422 or (
                 rid and client.get(f"/fhir/{rtype}/{rid}").status_code != 404
             ):
                 failures.append(
-                    f"{name}: known invalid ({KNOWN_INVALID_EXAMPLES[name]}) but got {r.status_code}"
+                    f"{name}: known invalid ({REFUSED_EXAMPLES[name]}) but got {r.status_code}"
                 )
             continue
         if r.status_code not in (200, 201):
@@ -58,5 +59,8 @@ def test_every_official_example_round_trips(client: TestClient) -> None:
         expected = {**resource, "id": stored["id"]}
         if _without_meta(back) != _without_meta(expected):
             failures.append(f"{name}: read back differs")
+        else:
+            round_tripped += 1
     assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} failures)"
     assert skipped <= 2
+    assert round_tripped == len(examples) - skipped - len(REFUSED_EXAMPLES)

@@ -140,6 +140,14 @@ def _resident(repo: FhirRepository, rid: str, spec: dict[str, Any]) -> None:
                 },
                 "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
                 "patient": {"reference": f"Patient/{rid}"},
+                "policyRule": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                            "code": "OPTOUT",
+                        }
+                    ]
+                },
                 "provision": {
                     "type": "deny",
                     "code": [

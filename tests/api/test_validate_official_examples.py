@@ -17,13 +17,9 @@ from fhir_server.app import build_components, create_app
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.settings import Settings
 from fhir_server.validation.pipeline import Validator, build_validator
-from tests.support.r4_package import KNOWN_INVALID_EXAMPLES, official_examples
+from tests.support.r4_package import INVALID_BY_INVARIANT, KNOWN_INVALID_EXAMPLES, official_examples
 
 FHIR = {"Content-Type": "application/fhir+json"}
-# Official examples that break an R4 invariant (beyond the base-structure ones of r4_package.py).
-INVALID_BY_INVARIANT = {
-    "Bundle-dataelements.json": "bdl-7: several entries share a fullUrl without distinct versionIds",
-}
 SAMPLE = (
     "Patient-example.json",
     "Observation-blood-pressure.json",

@@ -130,7 +130,7 @@ def test_handshake_events_outage_heartbeat_status_and_recovery(env: Any) -> None
 
     first = _contract(client, "p1")
     _contract(client, "p2")  # filtered out
-    _contract(client, "p1", status="draft")  # no topic
+    _contract(client, "p1", status="offered")  # no topic
     manager.run_once()
     assert hook.numbers() == [1]
     note = hook.received[1]

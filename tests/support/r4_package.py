@@ -44,6 +44,13 @@ DEFINITIONAL = frozenset(
 KNOWN_INVALID_EXAMPLES = {
     "Questionnaire-qs1.json": "32 nested items lack the mandatory linkId (Questionnaire.item.linkId 1..1)",
 }
+# Official examples that break an R4 invariant (beyond the base-structure ones above).
+INVALID_BY_INVARIANT = {
+    "Bundle-dataelements.json": "bdl-7: entries share a fullUrl without differing meta.versionId "
+    "(e.g. de-Quantity.value three times) in a collection Bundle",
+}
+#: Everything the server's full validation refuses on write.
+REFUSED_EXAMPLES = {**KNOWN_INVALID_EXAMPLES, **INVALID_BY_INVARIANT}
 
 
 @functools.lru_cache(maxsize=1)

@@ -242,7 +242,12 @@ def _entry(result: WriteResult, base: str) -> dict[str, Any]:
 def terminate_in(
     repo: FhirRepository, contract: dict[str, Any], reason: dict[str, Any], on: date
 ) -> list[WriteResult]:
-    """Within a transaction: end `contract` (and its care plans) on `on` with `reason`."""
+    """Within a transaction: end `contract` (and its care plans) on `on` with `reason`.
+
+    The end never falls before the start (a contract replaced on the day it began ends that day)."""
+    begun = (contract.get("applies") or {}).get("start", "")[:10]
+    if begun and on.isoformat() < begun:
+        on = date.fromisoformat(begun)
     body = dict(contract)
     body["status"] = "terminated"
     body["applies"] = {**(contract.get("applies") or {}), "end": on.isoformat()}

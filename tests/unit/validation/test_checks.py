@@ -29,6 +29,11 @@ DIVISION = "https://jiayi.health/fhir/StructureDefinition/division-code"
         ("1101051949123100", "18 characters"),
         ("11010519491231002x", "upper-case X"),
         ("11010520991231002X", "not plausible"),
+        # Dongguan's 441900 exists since 1988; a resident born in 1960 was issued it later.
+        ("441900196001010016", None),
+        # 442502 (old Dongguan city) was retired in 1988: fine for someone born in 1980, not 1990.
+        ("442502198001010017", None),
+        ("442502199001010011", "region code"),
     ],
 )
 def test_ric_rules(number: str, problem: str | None) -> None:
