@@ -21,6 +21,7 @@ from .auth.compartments import PatientCompartment
 from .conformance.capability import capability_statement
 from .conformance.packages import data_file
 from .core import errors as E
+from .core.discovery import declared
 from .interactions.bundle import handle_bundle
 from .interactions.capabilities import handle_capabilities
 from .interactions.router import INTERACTIONS, InteractionSpec
@@ -32,7 +33,7 @@ from .rest.middleware import RequestIdMiddleware
 from .rest.responses import error_response
 from .search.registry import SearchRegistry, r4_registry
 from .services.audit import BackgroundAuditWriter
-from .services.context import ResourceTypes, ResourceValidator, ServerComponents
+from .services.context import ResourceTypes, ResourceValidator, ServerComponents, WriteRule
 from .settings import Settings
 from .storage.sql import SqlDatabase
 
@@ -79,6 +80,11 @@ def search_capabilities(registry: SearchRegistry) -> dict[str, list[dict[str, An
         if params:
             out[rtype] = params
     return out
+
+
+def discover_write_rules() -> tuple[WriteRule, ...]:
+    """Every domain package's `rules_on_write.WRITE_RULES`, in package-name order."""
+    return tuple(declared("rules_on_write", "WRITE_RULES"))
 
 
 def full_validator(defs: Any) -> ResourceValidator:
@@ -136,6 +142,7 @@ def build_components(
         references_enforced=settings.referential_integrity == "strict",
     )
     return ServerComponents(
+        write_rules=discover_write_rules(),
         database=db,
         types=types or defs,
         validator=validator or full_validator(defs),

@@ -19,6 +19,33 @@ class ResourceValidator(Protocol):
     def validate(self, resource: dict[str, Any]) -> list[Issue]: ...
 
 
+class WriteRule(Protocol):
+    """A business rule on generic writes, run by `FhirRepository` inside the writer's unit of work
+    (so a Bundle transaction stays all or nothing).  Domain packages declare theirs as
+    `WRITE_RULES` in `rules_on_write.py`; `app.discover_write_rules` collects them.
+
+    - `applies(resource_type, method)`: method is POST, PUT, PATCH or DELETE.
+    - `before_write(tx, resource, current)`: `resource` is the content about to be stored (None for
+      DELETE), `current` the stored content it replaces (None on create).  Returns the content to
+      store (possibly amended, then validated again); may raise `FhirError` (409/422) to refuse the
+      write, and may write related resources through `tx`, a repository bound to the same unit of
+      work acting as the server (its own writes run no rules).  `tx.lock(key)` serialises
+      concurrent writers deciding on `key` until the transaction ends.
+    - `after_write(tx, stored, current)`: the stored content (None after DELETE), same transaction:
+      writes that must reference the new resource go here.
+    """
+
+    def applies(self, resource_type: str, method: str) -> bool: ...
+
+    def before_write(
+        self, tx: Any, resource: dict[str, Any] | None, current: dict[str, Any] | None
+    ) -> dict[str, Any] | None: ...
+
+    def after_write(
+        self, tx: Any, stored: dict[str, Any] | None, current: dict[str, Any] | None
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class ServerComponents:
     """Everything a request may use, built once by the composition root (`app.py`)."""
@@ -36,6 +63,7 @@ class ServerComponents:
     operations: Any = None  # operations.registry.OperationRegistry
     compartment: Any = None  # auth.compartments.PatientCompartment (membership for access control)
     audit: Any = None  # services.audit.AuditSink (None: no audit trail)
+    write_rules: tuple[WriteRule, ...] = ()  # business rules on generic writes, in order
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ work, so a Bundle transaction is all or nothing.  Spec: http://hl7.org/fhir/R4/h
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..core.ids import is_valid_id, new_id
 from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
-from .context import RequestContext, ServerComponents
+from .context import RequestContext, ServerComponents, WriteRule
 
 _RETRIES = 5
 T = TypeVar("T")
@@ -170,6 +171,46 @@ class FhirRepository:
         # resourceType, id and meta first, as FHIR JSON writers customarily do.
         return {"resourceType": out.pop("resourceType"), "id": out.pop("id"), "meta": meta, **out}
 
+    # -- write rules (ServerComponents.write_rules), inside the writer's unit of work ----------------
+    def _rules(self, resource_type: str, method: str) -> list[WriteRule]:
+        return [r for r in self.components.write_rules if r.applies(resource_type, method)]
+
+    def _rule_repo(self, uow: UnitOfWork) -> FhirRepository:
+        """The rules' repository: the same unit of work, acting as the server; what the rules
+        write themselves runs no rules (a rule's own slot release or notification is trusted)."""
+        ctx = RequestContext(self.ctx.base_url, self.ctx.request_id, None, "write-rules")
+        repo = FhirRepository(ctx, dataclasses.replace(self.components, write_rules=()))
+        repo._uow = uow
+        return repo
+
+    def _before_rules(
+        self,
+        uow: UnitOfWork,
+        rules: list[WriteRule],
+        resource: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        if not rules:
+            return resource
+        tx, amended = self._rule_repo(uow), resource
+        for rule in rules:
+            amended = rule.before_write(tx, amended, current)
+        if amended is not None and amended is not resource:
+            self.validate(amended)
+        return amended
+
+    def _after_rules(
+        self,
+        uow: UnitOfWork,
+        rules: list[WriteRule],
+        stored: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> None:
+        if rules:
+            tx = self._rule_repo(uow)
+            for rule in rules:
+                rule.after_write(tx, stored, current)
+
     # -- reads -------------------------------------------------------------------------------------
     def _require(self, interaction: str, resource_type: str) -> None:
         if self.access is not None:
@@ -306,10 +347,14 @@ class FhirRepository:
         now = self.components.clock.now()
 
         def run(uow: UnitOfWork) -> WriteResult:
-            self._check_references(uow, resource)
-            content = self._stamp(resource, 1, now)
-            record = StoredResource(resource_type, resource["id"], 1, now, False, content, "POST")
-            return WriteResult(uow.resources.write(record, 0), True)
+            rules = self._rules(resource_type, "POST")
+            final = self._before_rules(uow, rules, resource, None) or resource
+            self._check_references(uow, final)
+            content = self._stamp(final, 1, now)
+            record = StoredResource(resource_type, final["id"], 1, now, False, content, "POST")
+            written = uow.resources.write(record, 0)
+            self._after_rules(uow, rules, written.content, None)
+            return WriteResult(written, True)
 
         return self._write(run)
 
@@ -341,15 +386,20 @@ class FhirRepository:
             if current is not None and not current.deleted:
                 self._check("update", current.content)
             self._check_if_match(resource_type, resource_id, current, if_match)
-            self._check_references(uow, resource)
+            before = current.content if current is not None and not current.deleted else None
+            rules = self._rules(resource_type, method)
+            final = self._before_rules(uow, rules, resource, before) or resource
+            self._check_references(uow, final)
             previous = current.version_id if current else 0
             now = self.components.clock.now()
-            content = self._stamp(resource, previous + 1, now)
+            content = self._stamp(final, previous + 1, now)
             record = StoredResource(
                 resource_type, resource_id, previous + 1, now, False, content, method
             )
             created = current is None or current.deleted
-            return WriteResult(uow.resources.write(record, previous), created)
+            written = uow.resources.write(record, previous)
+            self._after_rules(uow, rules, written.content, before)
+            return WriteResult(written, created)
 
         return self._write(run)
 
@@ -390,13 +440,17 @@ class FhirRepository:
             patched = apply(copy.deepcopy(current.content))
             self.validate(patched)
             self._check("patch", patched)
+            rules = self._rules(resource_type, "PATCH")
+            patched = self._before_rules(uow, rules, patched, current.content) or patched
             self._check_references(uow, patched)
             now = self.components.clock.now()
             content = self._stamp(patched, current.version_id + 1, now)
             record = StoredResource(
                 resource_type, resource_id, current.version_id + 1, now, False, content, "PATCH"
             )
-            return WriteResult(uow.resources.write(record, current.version_id), False)
+            written = uow.resources.write(record, current.version_id)
+            self._after_rules(uow, rules, written.content, current.content)
+            return WriteResult(written, False)
 
         return self._write(run)
 
@@ -417,10 +471,14 @@ class FhirRepository:
             self._check_if_match(resource_type, resource_id, current, if_match)
             if current.deleted:
                 return None
+            rules = self._rules(resource_type, "DELETE")
+            self._before_rules(uow, rules, None, current.content)
             now = self.components.clock.now()
             record = StoredResource(
                 resource_type, resource_id, current.version_id + 1, now, True, None, "DELETE"
             )
-            return uow.resources.write(record, current.version_id)
+            written = uow.resources.write(record, current.version_id)
+            self._after_rules(uow, rules, None, current.content)
+            return written
 
         return self._write(run)

@@ -29,7 +29,6 @@ from tests.domain.referrals.referral_data import (
     ref,
     upward_referral,
 )
-from tests.domain.referrals.referral_wiring import rules_in_rest, with_rules
 
 
 class MovableClock:
@@ -71,14 +70,13 @@ class Env:
 
 
 @pytest.fixture
-def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+def env(database_url: str) -> Iterator[Env]:
     settings = make_settings(database_url)
     clock = MovableClock(T0)
-    components = dataclasses.replace(with_rules(build_components(settings)), clock=clock)
-    with rules_in_rest(monkeypatch):
-        app = create_app(settings, components=components)
-        with TestClient(app) as http:
-            yield Env(http, clock, settings, components)
+    components = dataclasses.replace(build_components(settings), clock=clock)
+    app = create_app(settings, components=components)
+    with TestClient(app) as http:
+        yield Env(http, clock, settings, components)
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from tests.domain.referrals.referral_data import (
     build_world,
     upward_referral,
 )
-from tests.domain.referrals.referral_wiring import rules_in_rest, with_rules
 
 BOOKERS = 32
 
@@ -39,27 +38,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def base(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def base(database_url: str) -> Iterator[str]:
     port = _free_port()
     settings = make_settings(database_url).model_copy(
         update={"base_url": f"http://127.0.0.1:{port}/fhir"}
     )
-    with rules_in_rest(monkeypatch):
-        app = create_app(settings, components=with_rules(build_components(settings)))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}/fhir"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+    app = create_app(settings, components=build_components(settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/fhir"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def test_slot_race_over_http(base: str) -> None:

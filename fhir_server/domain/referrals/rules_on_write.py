@@ -335,6 +335,9 @@ class ReferralTaskRule:
         return None
 
 
+#: The referral rules, collected into `ServerComponents.write_rules` by `app.discover_write_rules`.
+WRITE_RULES: tuple[WriteRule, ...] = (SlotBookingRule(), ReferralRequestRule(), ReferralTaskRule())
+
+
 def write_rules() -> tuple[WriteRule, ...]:
-    """The referral rules, for `ServerComponents.write_rules` (built by app.py)."""
-    return (SlotBookingRule(), ReferralRequestRule(), ReferralTaskRule())
+    return WRITE_RULES

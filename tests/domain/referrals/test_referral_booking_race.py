@@ -22,14 +22,13 @@ from tests.domain.referrals.referral_data import (
     build_world,
     upward_referral,
 )
-from tests.domain.referrals.referral_wiring import repository, with_rules
 
 BOOKERS = 16
 
 
 def _setup(database_url: str) -> tuple[FhirRepository, World]:
-    components = with_rules(build_components(make_settings(database_url)))
-    repo = repository(components, RequestContext("http://testserver/fhir"))
+    components = build_components(make_settings(database_url))
+    repo = FhirRepository(components=components, ctx=RequestContext("http://testserver/fhir"))
 
     def create(body: dict[str, Any]) -> dict[str, Any]:
         return repo.create(body["resourceType"], body).record.content
