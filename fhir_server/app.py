@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from fastapi import FastAPI
@@ -174,6 +174,21 @@ def prepare_database(settings: Settings) -> int:
         database.dispose()
 
 
+class BackgroundWorker(Protocol):
+    """A loop of the server process (outbox delivery, the job scheduler …): started after the
+    database is ready, stopped (finishing its current round) before it is disposed."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def background_workers(comps: ServerComponents, settings: Settings) -> list[BackgroundWorker]:
+    """The background loops `jiayi serve` runs (off with `JIAYI_BACKGROUND_TASKS=false`; tests
+    build apps without them unless they test them)."""
+    return []
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -184,11 +199,17 @@ def create_app(
     comps = components or build_components(settings)
     database = comps.database
 
+    workers = background_workers(comps, settings) if settings.background_tasks else []
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate and isinstance(database, SqlDatabase):
             database.upgrade()
+        for worker in workers:
+            worker.start()
         yield
+        for worker in reversed(workers):
+            worker.stop()
         if comps.audit is not None:
             comps.audit.close()
         database.dispose()

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Paging defaults for search and history bundles.
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    # Background loops of the server process (outbox delivery, scheduled jobs); tests turn them off.
+    background_tasks: bool = True
     # Database connection pool (PostgreSQL).
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=50, ge=0)

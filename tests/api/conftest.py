@@ -14,7 +14,8 @@ BASE = "http://testserver/fhir"
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    return Settings(database_url=database_url, auth="off", base_url=BASE, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"background_tasks": False, **overrides}
+    return Settings(database_url=database_url, auth="off", base_url=BASE, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
