@@ -36,6 +36,10 @@ class PatientCompartment:
         self._extractor = Extractor(registry, base_url)
         self._base_url = base_url
 
+    @property
+    def registry(self) -> SearchRegistry:
+        return self._registry
+
     def has_members(self, resource_type: str) -> bool:
         """Can a resource of this type be in some patient's compartment at all?"""
         return resource_type == "Patient" or bool(self._params.get(resource_type))

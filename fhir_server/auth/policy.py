@@ -159,48 +159,49 @@ class Decision:
         self,
         resource: Mapping[str, Any],
         compartment: PatientCompartment,
-        related: RelationshipCheck | None = None,
+        related: RelatedPatients | None = None,
+        matcher: TermMatcher | None = None,
     ) -> bool:
-        """Does some grant admit this resource (for reads, and for writes before and after)?"""
-        return any(_admits(g, resource, compartment, related) for g in self.grants)
+        """Does some grant admit this resource (in memory: versions, content about to be
+        written)?  Without `related`, relationship grants admit nothing; without `matcher`,
+        grants with query restrictions admit nothing (default deny)."""
+        return any(_admits(g, resource, compartment, related, matcher) for g in self.grants)
 
 
-class RelationshipCheck(Protocol):
-    """Supplied by the gate: is `resource` within the principal's care team / institution?"""
+class RelatedPatients(Protocol):
+    """Supplied by the gate: the residents the principal's care team / institution cares for."""
 
-    def __call__(self, relationship: str, resource: Mapping[str, Any]) -> bool: ...
+    def __call__(self, relationship: str) -> frozenset[str]: ...
+
+
+class TermMatcher(Protocol):
+    """Do all these search terms hold for the resource (`auth.matching.RestrictionMatcher`)?"""
+
+    def holds(self, resource: Mapping[str, Any], terms: Any) -> bool: ...
+
+
+def grant_patients(grant: Grant, related: RelatedPatients | None) -> frozenset[str] | None:
+    """The patients a grant confines the caller to; None when it does not confine to patients."""
+    patients: frozenset[str] | None = (
+        frozenset({grant.patient}) if grant.patient is not None else None
+    )
+    if grant.relationship in ("care-team", "institution"):
+        cared = related(grant.relationship) if related is not None else frozenset()
+        patients = cared if patients is None else patients & cared
+    return patients
 
 
 def _admits(
     grant: Grant,
     resource: Mapping[str, Any],
     compartment: PatientCompartment,
-    related: RelationshipCheck | None,
+    related: RelatedPatients | None,
+    matcher: TermMatcher | None,
 ) -> bool:
-    if grant.patient is not None and not compartment.contains(resource, grant.patient):
+    patients = grant_patients(grant, related)
+    if patients is not None and not (compartment.patients(resource) & patients):
         return False
-    if grant.query and not all(_query_holds(resource, k, v) for k, v in grant.query):
-        return False
-    if grant.relationship in ("care-team", "institution"):
-        return related is not None and related(grant.relationship, resource)
-    return True
-
-
-def _query_holds(resource: Mapping[str, Any], name: str, value: str) -> bool:
-    """Best-effort in-memory check of a v2 restriction (token params on codings by code/system)."""
-    wanted_system, _, wanted_code = value.rpartition("|") if "|" in value else ("", "", value)
-    element = resource.get(name)
-    items = element if isinstance(element, list) else [element]
-    for item in items:
-        codings = item.get("coding", []) if isinstance(item, dict) else []
-        for coding in codings:
-            if coding.get("code") == wanted_code and (
-                not wanted_system or coding.get("system") == wanted_system
-            ):
-                return True
-        if item == value:
-            return True
-    return False
+    return not grant.query or (matcher is not None and matcher.holds(resource, grant.query))
 
 
 class AccessPolicy:

@@ -45,6 +45,11 @@ class Principal:
     encounter: str | None = None
     expires_at: datetime | None = None
     token_id: str | None = None
+    organization: str | None = None  # back-end clients: the Organization id they act for
+
+    @property
+    def organization_reference(self) -> str | None:
+        return f"Organization/{self.organization}" if self.organization else None
 
     @property
     def patient_reference(self) -> str | None:
@@ -72,6 +77,7 @@ class Principal:
             "fhirUser": self.fhir_user,
             "patient": self.patient,
             "encounter": self.encounter,
+            "organization": self.organization,
         }
         claims.update({k: v for k, v in optional.items() if v})
         return claims
@@ -93,4 +99,5 @@ class Principal:
             encounter=claims.get("encounter"),
             expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
             token_id=claims.get("jti"),
+            organization=claims.get("organization"),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,18 @@ class Extractor:
                 _, required = self._compiled(resource_type, param)
                 _ADD[param.type](self, rows, param, nodes, required)
         rows.text.extend(text_rows(resource))
+        return rows.dedupe()
+
+    def rows_for(self, resource: dict[str, Any], params: Iterable[SearchParam]) -> IndexRows:
+        """The index rows of just `params` (in-memory matching, e.g. access restrictions)."""
+        rows = IndexRows()
+        for param in params:
+            if param.type not in _ADD:
+                continue
+            nodes = self.values(resource, param)
+            if nodes:
+                _, required = self._compiled(resource["resourceType"], param)
+                _ADD[param.type](self, rows, param, nodes, required)
         return rows.dedupe()
 
     def _composite(

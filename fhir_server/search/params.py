@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Protocol, Union
 
 from ..core.errors import FhirError, Issue, bad_request, warning
 from ..core.errors import error as E_error
@@ -44,6 +44,8 @@ class Hop:
 
     code: str
     types: tuple[str, ...]
+    #: access control: the targets the caller may see (`search.access.apply_access`); None: all
+    guard: ByType | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class HasHop:
 
     source_type: str
     code: str
+    #: access control: the sources the caller may see (`search.access.apply_access`); None: all
+    guard: ByType | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,15 @@ class Negation:
     item: Condition
 
 
-Condition = Union[Clause, AnyOf, Negation]  # noqa: UP007 (forward references)
+@dataclass(frozen=True)
+class ByType:
+    """Access control: a resource qualifies when its type is listed and it meets that type's
+    condition (None: every resource of the type).  No cases: nothing qualifies."""
+
+    cases: tuple[tuple[str, Condition | None], ...]
+
+
+Condition = Union[Clause, AnyOf, Negation, ByType]  # noqa: UP007 (forward references)
 
 
 @dataclass(frozen=True)
@@ -121,8 +133,21 @@ class SearchRequest:
     #: OR-ed compartments (access control); None: unrestricted, (): nothing matches.
     compartments: tuple[tuple[str, str, tuple[str, ...]], ...] | None = None
     restrict_includes: bool = False
+    #: the caller's visibility per resource type (`search.access.apply_access`); None: no control
+    access: AccessGuard | None = None
     explain: bool = False
     contained_type: str | None = None
+
+
+class AccessGuard(Protocol):
+    """What the SQL compiler asks of access control (`search.access.apply_access`)."""
+
+    #: the matches the caller may see (AND-ed with the query, so `_total` and paging stay exact)
+    matches: ByType
+
+    def included(self, types: Sequence[str]) -> ByType:
+        """The `_include`d / `_revinclude`d resources of `types` the caller may see."""
+        ...
 
 
 def _id_param() -> SearchParam:

@@ -1,22 +1,27 @@
 """Care relationships behind the access policy: which residents a doctor's team, or an
 institution, is responsible for (seed: 签约 — the contract is the relationship).
 
-A resource is related to a practitioner when one of its Patient-compartment patients has an active
-contract (docs/DATA-MODEL.md: `Contract.status = executed`, `subject` the patient) whose team
-(`contract-care-team` extension) has one of the practitioner's roles as a participant, or whose
-signer is one of those roles or the practitioner; to an institution when the contract's
-`authority` is one of the institution admin's organisations.  Lookups run as the named system
-reader `access-relationships` and are cached for the request.
+docs/DATA-MODEL.md: a contract is in force when `Contract.status = executed` and
+`Contract.applies` covers the day; its residents are `Contract.subject` (every member of a family
+contract).  A practitioner is responsible for them when the contract's team (the
+`contract-care-team` extension) has the practitioner or one of their `PractitionerRole`s as a
+participant, or when the practitioner or one of their roles signed it; an institution
+administrator for the residents of contracts whose `authority` is one of their organisations.
+
+The sets are resolved once per request (through `find`, which runs as the named system reader
+`access-relationships`) and handed to the gate as ids, so the gate pushes them into SQL as an IN
+restriction: pages stay full and `_total` stays exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from typing import Any
 
 CARE_TEAM_EXTENSION = "https://jiayi.health/fhir/StructureDefinition/contract-care-team"
 
-#: (resource types, query) → list of resource dicts; runs as the system, not as the caller.
+#: (resource type, query) → every matching resource (all pages); runs as the system.
 Finder = Callable[[str, list[tuple[str, str]]], list[dict[str, Any]]]
 
 
@@ -29,7 +34,7 @@ def _refs(items: Iterable[Any]) -> set[str]:
 
 
 def contract_parties(contract: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
-    """(care-team refs, signer party refs, authority refs) of a Contract."""
+    """(care-team refs, signer party refs, authority refs) of a Contract (pure)."""
     teams = {
         ext["valueReference"]["reference"]
         for ext in contract.get("extension", []) or []
@@ -43,109 +48,103 @@ def contract_parties(contract: Mapping[str, Any]) -> tuple[set[str], set[str], s
     return teams, signers, _refs(contract.get("authority", []) or [])
 
 
+def contract_in_force(contract: Mapping[str, Any], day: date) -> bool:
+    """`status = executed` and `applies` covers `day` (open bounds are open) (pure)."""
+    if contract.get("status") != "executed":
+        return False
+    applies = contract.get("applies") or {}
+    start = str(applies.get("start") or "")[:10]
+    end = str(applies.get("end") or "")[:10]
+    text = day.isoformat()
+    return (not start or start <= text) and (not end or text <= end)
+
+
+def contract_residents(contract: Mapping[str, Any]) -> set[str]:
+    """Ids of the Patients a contract covers (pure)."""
+    return {
+        ref.split("/", 1)[1]
+        for ref in _refs(contract.get("subject", []) or [])
+        if ref.startswith("Patient/")
+    }
+
+
 class CareRelationships:
-    """Answers `related(relationship, resource)` for one principal during one request."""
+    """The principal's posts, teams, institutions and the residents they are responsible for."""
 
-    def __init__(
-        self,
-        fhir_user: str | None,
-        find: Finder,
-        patients_of: Callable[[Mapping[str, Any]], frozenset[str]],
-    ) -> None:
-        self._user = fhir_user
+    def __init__(self, fhir_user: str | None, find: Finder, today: date) -> None:
+        self._user = fhir_user if fhir_user and fhir_user.startswith("Practitioner/") else None
         self._find = find
-        self._patients_of = patients_of
+        self._today = today
         self._roles: set[str] | None = None
-        self._teams: set[str] | None = None
-        self._organizations: set[str] | None = None
-        self._verdicts: dict[tuple[str, str], bool] = {}
+        self._teams: set[str] = set()
+        self._organizations: set[str] = set()
+        self._patients: dict[str, frozenset[str]] = {}
 
-    # -- the practitioner's posts, teams and institutions ----------------------------------------
     def _load(self) -> None:
         if self._roles is not None:
             return
-        self._roles, self._teams, self._organizations = set(), set(), set()
-        if not self._user or not self._user.startswith("Practitioner/"):
+        self._roles = set()
+        if self._user is None:
             return
-        for role in self._find(
-            "PractitionerRole", [("practitioner", self._user), ("_count", "100")]
-        ):
+        for role in self._find("PractitionerRole", [("practitioner", self._user)]):
             self._roles.add(f"PractitionerRole/{role['id']}")
             org = (role.get("organization") or {}).get("reference")
             if isinstance(org, str):
                 self._organizations.add(org)
         members = [self._user, *sorted(self._roles)]
-        for team in self._find("CareTeam", [("participant", ",".join(members)), ("_count", "100")]):
+        for team in self._find("CareTeam", [("participant", ",".join(members))]):
             self._teams.add(f"CareTeam/{team['id']}")
 
-    def _patient_related(self, relationship: str, patient: str) -> bool:
-        key = (relationship, patient)
-        if key not in self._verdicts:
-            self._load()
-            contracts = self._find(
-                "Contract",
-                [("subject", f"Patient/{patient}"), ("status", "executed"), ("_count", "20")],
-            )
-            verdict = False
-            for contract in contracts:
-                teams, signers, authorities = contract_parties(contract)
-                if relationship == "care-team":
-                    verdict = bool(teams & (self._teams or set())) or bool(
-                        signers & ({self._user} | (self._roles or set()))
-                    )
-                else:
-                    verdict = bool(authorities & (self._organizations or set()))
-                if verdict:
-                    break
-            self._verdicts[key] = verdict
-        return self._verdicts[key]
-
-    def _parties(self) -> set[str]:
+    @property
+    def organizations(self) -> frozenset[str]:
         self._load()
-        return (
-            {self._user or ""}
-            | (self._roles or set())
-            | (self._teams or set())
-            | (self._organizations or set())
-        )
+        return frozenset(self._organizations)
 
-    def _consent_denies(self, patient: str) -> bool:
-        key = ("consent", patient)
-        if key not in self._verdicts:
-            consents = self._find(
-                "Consent",
-                [("patient", f"Patient/{patient}"), ("status", "active"), ("_count", "50")],
+    def actors(self) -> frozenset[str]:
+        """References naming the practitioner (for Consent actors): self, posts, teams, orgs."""
+        self._load()
+        if self._user is None:
+            return frozenset()
+        return frozenset({self._user, *(self._roles or ()), *self._teams, *self._organizations})
+
+    def patients(self, relationship: str) -> frozenset[str]:
+        """Residents of the contracts in force that make the practitioner (care-team) or their
+        institutions (institution) responsible for them."""
+        if relationship not in self._patients:
+            self._patients[relationship] = frozenset(self._resolve(relationship))
+        return self._patients[relationship]
+
+    def _team_contracts(self) -> list[dict[str, Any]]:
+        """Executed contracts naming one of the practitioner's teams (the guide's `care-team`
+        SearchParameter; where a database has not loaded it, by the extension itself)."""
+        from ..core.errors import FhirError
+
+        teams = ",".join(sorted(self._teams))
+        try:
+            return self._find("Contract", [("status", "executed"), ("care-team", teams)])
+        except FhirError:
+            every = self._find("Contract", [("status", "executed")])
+            return [c for c in every if contract_parties(c)[0] & self._teams]
+
+    def _resolve(self, relationship: str) -> set[str]:
+        self._load()
+        if self._user is None:
+            return set()
+        contracts: list[dict[str, Any]] = []
+        if relationship == "care-team":
+            signers = {self._user, *(self._roles or ())}
+            if self._teams:
+                contracts += self._team_contracts()
+            contracts += self._find(
+                "Contract", [("status", "executed"), ("signer", ",".join(sorted(signers)))]
             )
-            parties = self._parties()
-            self._verdicts[key] = any(denied_actors(c) & parties for c in consents)
-        return self._verdicts[key]
-
-    def __call__(self, relationship: str, resource: Mapping[str, Any]) -> bool:
-        if relationship not in ("care-team", "institution"):
-            return False
-        patients = self._patients_of(resource)
-        return any(
-            self._patient_related(relationship, p) and not self._consent_denies(p) for p in patients
-        )
-
-
-def denied_actors(consent: Mapping[str, Any]) -> set[str]:
-    """References named as actors of `deny` provisions anywhere in a Consent (pure)."""
-    out: set[str] = set()
-
-    def walk(provision: Any) -> None:
-        if not isinstance(provision, Mapping):
-            return
-        if provision.get("type") == "deny":
-            out.update(
-                _refs(
-                    a.get("reference")
-                    for a in provision.get("actor", []) or []
-                    if isinstance(a, Mapping)
-                )
+        elif relationship == "institution" and self._organizations:
+            contracts += self._find(
+                "Contract",
+                [("status", "executed"), ("authority", ",".join(sorted(self._organizations)))],
             )
-        for nested in provision.get("provision", []) or []:
-            walk(nested)
-
-    walk(consent.get("provision"))
-    return out
+        out: set[str] = set()
+        for contract in contracts:
+            if contract_in_force(contract, self._today):
+                out |= contract_residents(contract)
+        return out

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ..auth.bearer import forbidden
+from ..auth.matching import RestrictionMatcher
 from ..core import errors as E
 from ..core.clock import fhir_instant
 from ..core.ids import is_valid_id, new_id
 from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
+from .consent import search_all
 from .context import RequestContext, ServerComponents, WriteRule
 
 _RETRIES = 5
@@ -47,10 +50,75 @@ class FhirRepository:
         system = self.as_system("access-relationships")
 
         def find(resource_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-            result = system.search([resource_type], query)
-            return [r.content for r in result.matches if r.content is not None]
+            return search_all(system, resource_type, query)
 
-        return AccessControl(self.ctx.principal, self.components.compartment, find)
+        compartment = self.components.compartment
+        matcher = RestrictionMatcher(compartment.registry, self.ctx.base_url)
+        return AccessControl(
+            self.ctx.principal, compartment, find, matcher, self.components.clock.now
+        )
+
+    # -- access checks (the caller's policy; no-ops without one) -------------------------------
+    def _visible(self, uow: UnitOfWork, interaction: str, resource_type: str, rid: str) -> bool:
+        """Is the stored current version of Type/id visible to the caller for `interaction`?
+        The same SQL restriction as a search, so a read never admits what a search hides."""
+        if self.access is None:
+            return True
+        result = uow.resources.search(
+            [resource_type],
+            [("_id", rid)],
+            base_url=self.ctx.base_url,
+            page_size=1,
+            max_page_size=self.components.max_page_size,
+            access=self.access.rules(interaction),
+        )
+        return bool(result.matches)
+
+    def _last_content(self, uow: UnitOfWork, record: StoredResource) -> dict[str, Any] | None:
+        """A version's content; for a deletion, the content it deleted."""
+        if not record.deleted:
+            return record.content
+        if record.version_id <= 1:
+            return None
+        before = uow.resources.version(record.resource_type, record.id, record.version_id - 1)
+        return before.content if before is not None else None
+
+    def _permits_version(self, uow: UnitOfWork, interaction: str, record: StoredResource) -> bool:
+        """May the caller see this version (a tombstone: the resource it deleted)?"""
+        if self.access is None:
+            return True
+        return self.access.permits(interaction, self._last_content(uow, record))
+
+    def _hide_foreign(
+        self,
+        uow: UnitOfWork,
+        interaction: str,
+        current: StoredResource | None,
+        rtype: str,
+        rid: str,
+    ) -> None:
+        """404 for a current version (live or deleted) outside the caller's reach: a deleted
+        foreign resource is as unknown as one that never existed (never 410)."""
+        if self.access is None or current is None:
+            return
+        visible = (
+            self._permits_version(uow, interaction, current)
+            if current.deleted
+            else self._visible(uow, interaction, rtype, rid)
+        )
+        if not visible:
+            raise E.not_found(rtype, rid)
+
+    def _check_stored(self, uow: UnitOfWork, interaction: str, record: StoredResource) -> None:
+        """After a write, in its unit of work: what was stored must be within the caller's reach
+        (else 403 and the unit of work rolls back, nothing is written)."""
+        if self.access is None or record.deleted:
+            return
+        if not self._visible(uow, interaction, record.resource_type, record.id):
+            raise forbidden(
+                f"Access denied: the {record.resource_type} would be outside what this caller "
+                f"may {interaction}"
+            )
 
     def as_system(self, name: str) -> FhirRepository:
         """The same unit of work, acting as the named server component (audited, not the caller)."""
@@ -150,7 +218,9 @@ class FhirRepository:
             local = parse_local(ref, self.ctx.base_url)
             if local is None or not self.components.types.is_resource_type(local.resource_type):
                 continue
-            if not uow.resources.exists(local.resource_type, local.id):
+            if not uow.resources.exists(local.resource_type, local.id) or not self._may_see(
+                uow, local.resource_type, local.id
+            ):
                 problems.append(
                     E.error(
                         "not-found",
@@ -161,6 +231,15 @@ class FhirRepository:
                 )
         if problems:
             raise E.unprocessable(problems)
+
+    def _may_see(self, uow: UnitOfWork, resource_type: str, rid: str) -> bool:
+        """Strict referential integrity must not be an existence oracle: a reference to what the
+        caller may not read is reported like a dangling one."""
+        if self.access is None:
+            return True
+        if not self.access.may("read", resource_type):
+            return False
+        return self._visible(uow, "read", resource_type, rid)
 
     def _stamp(self, resource: dict[str, Any], version: int, now: datetime) -> dict[str, Any]:
         out = copy.deepcopy(resource)
@@ -216,21 +295,17 @@ class FhirRepository:
         if self.access is not None:
             self.access.require(interaction, resource_type)
 
-    def _check(self, interaction: str, content: dict[str, Any] | None) -> None:
-        if self.access is not None and content is not None:
-            self.access.check(interaction, content)
-
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
         self.check_type(resource_type)
         self.check_id(resource_id)
         self._require("read", resource_type)
         with self._reading() as uow:
             record = uow.resources.current(resource_type, resource_id)
+            self._hide_foreign(uow, "read", record, resource_type, resource_id)
         if record is None:
             raise E.not_found(resource_type, resource_id)
         if record.deleted:
             raise E.gone(resource_type, resource_id, record.version_id)
-        self._check("read", record.content)
         return record
 
     def vread(self, resource_type: str, resource_id: str, version: str) -> StoredResource:
@@ -241,11 +316,12 @@ class FhirRepository:
         self._require("vread", resource_type)
         with self._reading() as uow:
             record = uow.resources.version(resource_type, resource_id, int(version))
+            if record is not None and not self._permits_version(uow, "vread", record):
+                record = None
         if record is None:
             raise E.not_found(resource_type, resource_id, version)
         if record.deleted:
             raise E.gone(resource_type, resource_id, record.version_id)
-        self._check("vread", record.content)
         return record
 
     def current_or_none(self, resource_type: str, resource_id: str) -> StoredResource | None:
@@ -263,26 +339,24 @@ class FhirRepository:
     ) -> Any:
         """A FHIR search page (matches, includes, total, next cursor, issues) over live resources.
 
-        Under a caller's policy, a single-patient confinement is pushed into SQL (exact totals);
-        anything finer is filtered afterwards and the total is then withheld."""
+        Under a caller's policy the restriction is part of the SQL (`search.access`): matches,
+        `_total`, paging cursors, chains, `_has` and includes see only what the caller may."""
         for rtype in resource_types or []:
             self.check_type(rtype)
-        exact = True
+        access = None
         if self.access is not None:
-            interaction = "search-type" if resource_types else "search-system"
-            for rtype in resource_types or ["Resource"]:
-                decision = self.access.require(interaction, rtype)
-                if decision.unrestricted:
-                    continue
-                confined = self.access.compartment_restriction(decision)
-                plain = all(not g.query and g.relationship == "any" for g in decision.grants)
-                if confined and compartment is None and len(resource_types or []) == 1:
-                    params = self.components.compartment.params(rtype)
-                    if params:
-                        compartment = (confined[0], confined[1], list(params))
-                exact = exact and plain and confined is not None
+            interaction = (
+                "search-compartment"
+                if compartment is not None
+                else "search-type"
+                if resource_types
+                else "search-system"
+            )
+            for rtype in resource_types or []:
+                self.access.require(interaction, rtype)
+            access = self.access.rules(interaction)
         with self._reading() as uow:
-            result = uow.resources.search(
+            return uow.resources.search(
                 resource_types,
                 query,
                 base_url=self.ctx.base_url,
@@ -290,13 +364,8 @@ class FhirRepository:
                 strict=strict,
                 max_page_size=self.components.max_page_size,
                 compartment=compartment,
+                access=access,
             )
-        if self.access is not None:
-            result.matches = self.access.keep("search-type", result.matches)
-            result.includes = self.access.keep("search-type", result.includes)
-            if not exact:
-                result.total = None
-        return result
 
     def lock(self, key: str) -> None:
         """Within a transaction: serialise concurrent writers deciding on `key`."""
@@ -304,6 +373,9 @@ class FhirRepository:
         self._uow.lock(key)
 
     def history(self, query: HistoryQuery) -> tuple[list[StoredResource], int | None]:
+        """A page of history, newest first.  Under a caller's policy each version is checked
+        (a deletion by the content it deleted) and the page is refilled from older versions,
+        so a page is short only at the end; the total is then withheld."""
         if query.resource_type:
             self.check_type(query.resource_type)
         if query.id:
@@ -318,22 +390,35 @@ class FhirRepository:
         if self.access is not None and query.resource_type:
             self.access.require(level, query.resource_type)
         with self._reading() as uow:
-            records = uow.resources.history(query)
-            total: int | None = uow.resources.history_count(
-                HistoryQuery(
-                    query.resource_type, query.id, query.since, query.at_start, query.at_end
+            if self.access is None:
+                records = uow.resources.history(query)
+                total: int | None = uow.resources.history_count(
+                    HistoryQuery(
+                        query.resource_type, query.id, query.since, query.at_start, query.at_end
+                    )
                 )
-            )
-        if query.id and total == 0:
+                if query.id and total == 0:
+                    raise E.not_found(query.resource_type or "", query.id)
+                return records, total
+            records = self._visible_history(uow, level, query)
+        if query.id and not records and query.before_seq is None:
             raise E.not_found(query.resource_type or "", query.id)
-        if self.access is not None:
-            kept = self.access.keep("read", records)
-            if query.id and records and not kept:
-                raise E.not_found(query.resource_type or "", query.id)
-            if len(kept) != len(records) or query.id is None:
-                total = None  # a count over what the caller may not see would leak
-            records = kept
-        return records, total
+        return records, None
+
+    def _visible_history(
+        self, uow: UnitOfWork, level: str, query: HistoryQuery
+    ) -> list[StoredResource]:
+        kept: list[StoredResource] = []
+        batch = max(query.count * 4, 200)
+        before = query.before_seq
+        while len(kept) < query.count:
+            page = dataclasses.replace(query, before_seq=before, count=batch)
+            raw = uow.resources.history(page)
+            kept.extend(r for r in raw if self._permits_version(uow, level, r))
+            if len(raw) < batch:
+                break
+            before = raw[-1].seq
+        return kept[: query.count]
 
     # -- writes ------------------------------------------------------------------------------------
     def create(self, resource_type: str, body: Any, resource_id: str | None = None) -> WriteResult:
@@ -343,7 +428,6 @@ class FhirRepository:
         resource["id"] = resource_id or new_id()
         self.validate(resource)
         self._require("create", resource_type)
-        self._check("create", resource)
         now = self.components.clock.now()
 
         def run(uow: UnitOfWork) -> WriteResult:
@@ -353,6 +437,7 @@ class FhirRepository:
             content = self._stamp(final, 1, now)
             record = StoredResource(resource_type, final["id"], 1, now, False, content, "POST")
             written = uow.resources.write(record, 0)
+            self._check_stored(uow, "create", written)
             self._after_rules(uow, rules, written.content, None)
             return WriteResult(written, True)
 
@@ -379,12 +464,11 @@ class FhirRepository:
         resource_type, resource_id = resource["resourceType"], resource["id"]
 
         self._require("update", resource_type)
-        self._check("update", resource)
 
         def run(uow: UnitOfWork) -> WriteResult:
             current = uow.resources.current(resource_type, resource_id, for_update=True)
             if current is not None and not current.deleted:
-                self._check("update", current.content)
+                self._hide_foreign(uow, "update", current, resource_type, resource_id)
             self._check_if_match(resource_type, resource_id, current, if_match)
             before = current.content if current is not None and not current.deleted else None
             rules = self._rules(resource_type, method)
@@ -398,6 +482,7 @@ class FhirRepository:
             )
             created = current is None or current.deleted
             written = uow.resources.write(record, previous)
+            self._check_stored(uow, "update", written)
             self._after_rules(uow, rules, written.content, before)
             return WriteResult(written, created)
 
@@ -433,13 +518,12 @@ class FhirRepository:
             current = uow.resources.current(resource_type, resource_id, for_update=True)
             if current is None:
                 raise E.not_found(resource_type, resource_id)
+            self._hide_foreign(uow, "patch", current, resource_type, resource_id)
             if current.deleted:
                 raise E.gone(resource_type, resource_id, current.version_id)
-            self._check("patch", current.content)
             self._check_if_match(resource_type, resource_id, current, if_match)
             patched = apply(copy.deepcopy(current.content))
             self.validate(patched)
-            self._check("patch", patched)
             rules = self._rules(resource_type, "PATCH")
             patched = self._before_rules(uow, rules, patched, current.content) or patched
             self._check_references(uow, patched)
@@ -449,6 +533,7 @@ class FhirRepository:
                 resource_type, resource_id, current.version_id + 1, now, False, content, "PATCH"
             )
             written = uow.resources.write(record, current.version_id)
+            self._check_stored(uow, "patch", written)
             self._after_rules(uow, rules, written.content, current.content)
             return WriteResult(written, False)
 
@@ -467,7 +552,7 @@ class FhirRepository:
             current = uow.resources.current(resource_type, resource_id, for_update=True)
             if current is None:
                 raise E.not_found(resource_type, resource_id)
-            self._check("delete", current.content)
+            self._hide_foreign(uow, "delete", current, resource_type, resource_id)
             self._check_if_match(resource_type, resource_id, current, if_match)
             if current.deleted:
                 return None

@@ -154,7 +154,9 @@ def test_resident_writes_only_into_own_record(secured: tuple[TestClient, TokenSe
     }
     assert client.post("/fhir/Observation", json=own, headers=h).status_code == 201
     other = {**own, "subject": {"reference": "Patient/b"}}
-    assert client.post("/fhir/Observation", json=other, headers=h).status_code == 404
+    # Content outside the caller's reach is refused (403, nothing written); an existing foreign
+    # resource is not found (404), so nothing is learnt about it.
+    assert client.post("/fhir/Observation", json=other, headers=h).status_code == 403
     assert (
         client.put("/fhir/Observation/ob", json={**other, "id": "ob"}, headers=h).status_code == 404
     )

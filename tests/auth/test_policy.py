@@ -12,6 +12,7 @@ import itertools
 import pytest
 
 from fhir_server.auth.compartments import PatientCompartment
+from fhir_server.auth.matching import RestrictionMatcher
 from fhir_server.auth.policy import AccessPolicy
 from fhir_server.auth.principal import Principal
 from fhir_server.auth.scopes import parse_scopes
@@ -86,7 +87,52 @@ def test_v2_query_restrictions(compartment: PatientCompartment) -> None:
     decision = AccessPolicy(resident(scope)).decide("search-type", "Observation")
     lab = {**OBS_P1, "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]}  # fmt: skip
     assert decision.grants[0].query
-    assert decision.allows(lab, compartment) and not decision.allows(OBS_P1, compartment)
+    matcher = RestrictionMatcher(compartment.registry, "http://testserver/fhir")
+    assert decision.allows(lab, compartment, matcher=matcher)
+    assert not decision.allows(OBS_P1, compartment, matcher=matcher)
+    assert not decision.allows(lab, compartment)  # no matcher: a restricted grant admits nothing
+
+
+@pytest.mark.parametrize(
+    "terms, expected",
+    [
+        ([("clinical-status", "active")], True),  # parameter name ≠ element name (clinicalStatus)
+        ([("clinical-status", "http://terminology.hl7.org/CodeSystem/condition-clinical|")], True),
+        ([("clinical-status", "resolved")], False),
+        ([("clinical-status:not", "resolved")], True),
+        ([("code", "http://hl7.org/fhir/sid/icd-10|I10")], True),
+        ([("code", "|I10")], False),
+        ([("code", "I10"), ("clinical-status", "resolved")], False),  # AND
+        ([("code", "E11,I10")], True),  # OR within one value
+        ([("subject", "Patient/p1")], True),
+        ([("subject:Patient", "p1")], True),
+        ([("subject", "Patient/p2")], False),
+        ([("onset-date", "2020")], False),  # dates are not decided in memory: never admits
+        ([("no-such-param", "x")], False),
+        ([("subject.name", "chen")], False),  # chains are not decided in memory
+        ([("_id", "c1")], True),
+    ],
+)
+def test_restriction_matcher(
+    compartment: PatientCompartment, terms: list[tuple[str, str]], expected: bool
+) -> None:
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
+        "subject": {"reference": "Patient/p1"},
+        "onsetDateTime": "2020-05-01",
+    }
+    matcher = RestrictionMatcher(compartment.registry, "http://testserver/fhir")
+    assert matcher.holds(condition, terms) is expected
 
 
 def test_audit_trail_is_for_auditors_and_the_resident_own(compartment: PatientCompartment) -> None:
@@ -128,13 +174,14 @@ def test_system_scopes_only_for_system_principals() -> None:
 def test_care_team_relationship_is_resolved_by_the_gate(compartment: PatientCompartment) -> None:
     decision = AccessPolicy(staff("user/*.rs", "doctor")).decide("read", "Observation")
     assert not decision.allows(OBS_P1, compartment)  # no resolver: default deny
-    contracted = {"p1"}
 
-    def related(_relationship: str, resource: dict) -> bool:
-        return bool(compartment.patients(resource) & contracted)
+    def related(relationship: str) -> frozenset[str]:
+        assert relationship == "care-team"
+        return frozenset({"p1"})
 
     assert decision.allows(OBS_P1, compartment, related)
     assert not decision.allows(OBS_P2, compartment, related)
+    assert not decision.allows(OBS_P1, compartment, lambda _rel: frozenset())
 
 
 SCOPES = [
@@ -167,29 +214,60 @@ def test_matrix_patient_context_never_leaks(compartment: PatientCompartment) -> 
     for scope, interaction, resource in itertools.product(SCOPES, INTERACTIONS, RESOURCES):
         principal = staff(scope, "doctor", patient="p1")
         decision = AccessPolicy(principal).decide(interaction, resource["resourceType"])
-        if decision.allows(resource, compartment, lambda _r, _res: True) and scope.startswith(
-            "patient/"
-        ):
+        everyone = lambda _rel: frozenset({"p1", "p2"})  # noqa: E731
+        if decision.allows(resource, compartment, everyone) and scope.startswith("patient/"):
             assert compartment.contains(resource, "p1"), (scope, interaction, resource)
 
 
-def test_gate(compartment: PatientCompartment) -> None:
-    from fhir_server.auth.gate import AccessGate
+def _control(principal: Principal, compartment: PatientCompartment, contracted: list[str]):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from fhir_server.services.access import AccessControl
+
+    contract = {
+        "resourceType": "Contract",
+        "id": "k1",
+        "status": "executed",
+        "subject": [{"reference": f"Patient/{p}"} for p in contracted],
+        "signer": [{"party": {"reference": "Practitioner/d1"}}],
+    }
+
+    def find(rtype: str, query: list[tuple[str, str]]) -> list[dict]:
+        return [contract] if rtype == "Contract" and contracted else []
+
+    matcher = RestrictionMatcher(compartment.registry, "http://testserver/fhir")
+    return AccessControl(principal, compartment, find, matcher, lambda: datetime.now(UTC))
+
+
+def test_gate_terms(compartment: PatientCompartment) -> None:
+    """The gate's view of a type is search terms the engine pushes into SQL."""
     from fhir_server.core.errors import FhirError
 
-    gate = AccessGate.for_principal(resident("patient/*.rs"), compartment)
+    gate = _control(resident("patient/*.rs"), compartment, [])
     with pytest.raises(FhirError) as denied:
         gate.require("create", "Observation")
     assert denied.value.status == 403
-    decision = gate.require("read", "Observation")
-    gate.check_resource(decision, OBS_P1)
-    with pytest.raises(FhirError) as hidden:
-        gate.check_resource(decision, OBS_P2)
-    assert hidden.value.status == 404
-    assert gate.filter(decision, [OBS_P1, OBS_P2, OBS_ABS]) == [OBS_P1, OBS_ABS]
-    (restriction,) = gate.search_restriction(decision, "Observation") or ()
-    assert restriction.patient == "p1" and ("subject", "Patient/p1") in restriction.compartment
-    admin = AccessGate.for_principal(staff("user/*.cruds", "admin"), compartment)
-    assert (
-        admin.search_restriction(admin.require("search-type", "Observation"), "Observation") is None
+    view = gate.visibility("search-type", "Observation")
+    assert view.include == ((("performer", "Patient/p1"),), (("subject", "Patient/p1"),))
+    assert gate.visibility("read", "Patient").include == (
+        (("_id", "p1"),),
+        (("link", "Patient/p1"),),
     )
+    assert gate.visibility("read", "Practitioner").unrestricted
+    assert gate.permits("read", OBS_P1) and not gate.permits("read", OBS_P2)
+    assert not gate.permits("create", OBS_P1)
+    doctor = _control(staff("user/*.cruds", "doctor"), compartment, ["p2", "p1"])
+    assert doctor.visibility("read", "Observation").include == (
+        (("performer", "Patient/p1,Patient/p2"),),
+        (("subject", "Patient/p1,Patient/p2"),),
+    )
+    assert doctor.permits("update", ENC_P2) and not doctor.permits("read", AUDIT_P1)
+    lonely = _control(staff("user/*.cruds", "doctor"), compartment, [])
+    assert lonely.visibility("read", "Observation").include == ()
+    v2 = _control(resident("patient/Observation.rs?category=vital-signs"), compartment, [])
+    assert v2.visibility("read", "Observation").include == (
+        (("performer", "Patient/p1"), ("category", "vital-signs")),
+        (("subject", "Patient/p1"), ("category", "vital-signs")),
+    )
+    admin = _control(staff("user/*.cruds", "admin"), compartment, [])
+    assert admin.visibility("search-type", "Observation").unrestricted

@@ -8,7 +8,7 @@ Entry point for the services layer:
     execute_search(conn, dialect, registry, resource_types, query, *, base_url=None,
                    page_size=20, strict=False, cursor_secret=None, max_page_size=1000,
                    compartment=None, restrictions=None, compartments=None,
-                   restrict_includes=False, allow_explain=False, concepts=None)
+                   restrict_includes=False, allow_explain=False, concepts=None, access=None)
         -> SearchResult
 
 Matches are current, non-deleted resources.  Paging is keyset-based (the cursor holds the last
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, and_, exists, false, func, literal, or_, sele
 from sqlalchemy.sql import Select
 
 from ...core.errors import FhirError, Issue, bad_request, error
+from ...search.access import AccessRules, apply_access
 from ...search.paging import Cursor, decode_cursor, encode_cursor, query_hash
 from ...search.params import Include, SearchRequest, parse_search, restrict
 from ...search.registry import SearchRegistry
@@ -39,7 +40,7 @@ from .search_near import near_page
 from .search_reindex import sync_registry
 from .search_resolve import ConceptResolver, resolve_concepts
 from .search_sort import sorted_page
-from .search_sql import collate_c, condition, sort_expression
+from .search_sql import by_type_condition, collate_c, condition, sort_expression
 from .search_tables import search_reference
 from .tables import resource
 
@@ -93,6 +94,7 @@ def execute_search(
     restrict_includes: bool = False,
     allow_explain: bool = False,
     concepts: ConceptResolver | None = None,
+    access: AccessRules | None = None,
 ) -> SearchResult:
     """Parse and run a search over `resource_types` (None or empty: every type, system search).
 
@@ -102,6 +104,8 @@ def execute_search(
     `[[("general-practitioner", "Practitioner/7")], [("_has:CareTeam:patient:participant", "Practitioner/7")]]`;
     `compartments`: OR-ed (type, id, codes) like `compartment`.  `concepts` resolves `:in`/`:below`/
     `:above` values (default: a minimal expander over the ValueSets/CodeSystems stored here).
+    `access`: the caller's visibility (`search.access`), applied to matches, `_total`, paging,
+    chains, `_has` and includes.
     """
     sync_registry(conn, registry)  # pick up SearchParameters a `$reindex` (anywhere) made current
     types = [resource_types] if isinstance(resource_types, str) else list(resource_types or [])
@@ -118,6 +122,8 @@ def execute_search(
         base_url=base_url,
         restrict_includes=restrict_includes,
     )
+    if access is not None:
+        apply_access(registry, request, access, base_url=base_url)
     if request.explain and not allow_explain:
         raise FhirError(403, error("forbidden", "_explain is for administrators", "_explain"))
     resolve_concepts(conn, request, concepts)
@@ -136,6 +142,8 @@ def filtered_select(request: SearchRequest, columns: Iterable[Any]) -> Select[An
     if request.compartment is not None:
         conds.append(_in_compartment(*request.compartment))
     conds.extend(access_conditions(request, r.c.res_type, r.c.res_id))
+    if request.access is not None:
+        conds.append(by_type_condition(request.access.matches, r.c.res_type, r.c.res_id))
     return select(*columns).where(and_(*conds))
 
 
@@ -344,5 +352,8 @@ def _load(
         )
         if request is not None and request.restrict_includes and res_type in request.resource_types:
             q = q.where(*access_conditions(request, resource.c.res_type, resource.c.res_id))
+        if request is not None and request.access is not None:
+            guard = request.access.included([res_type])
+            q = q.where(by_type_condition(guard, resource.c.res_type, resource.c.res_id))
         out.extend(_record(row) for row in conn.execute(q.order_by(resource.c.res_id)))
     return out

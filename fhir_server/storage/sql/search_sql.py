@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from ...search import values as v
 from ...search.dates import MAX_MS, MIN_MS
-from ...search.params import AnyOf, Clause, Condition, HasHop, Hop, Negation, SortKey
+from ...search.params import AnyOf, ByType, Clause, Condition, HasHop, Hop, Negation, SortKey
 from .search_tables import (
     INDEX_TABLES,
     search_position,
@@ -74,7 +74,22 @@ def condition(expr: Condition, type_col: Any, id_col: Any) -> ColumnElement[bool
         return or_(
             *(and_(true(), *(condition(c, type_col, id_col) for c in g)) for g in expr.groups)
         )
+    if isinstance(expr, ByType):
+        return by_type_condition(expr, type_col, id_col)
     raise TypeError(f"unexpected condition {expr!r}")
+
+
+def by_type_condition(guard: ByType, type_col: Any, id_col: Any) -> ColumnElement[bool]:
+    """Access control (`search.access`): the resource's type is listed and it meets the type's
+    condition."""
+    whole = [t for t, c in guard.cases if c is None]
+    parts: list[Any] = [type_col.in_(whole)] if whole else []
+    parts += [
+        and_(type_col == t, condition(c, type_col, id_col))
+        for t, c in guard.cases
+        if c is not None
+    ]
+    return or_(*parts) if parts else false()
 
 
 def _path(
@@ -105,6 +120,8 @@ def _path(
             ref.c.target_type == type_col,
             ref.c.target_id == id_col,
         ]
+    if hop.guard is not None:  # access control: only resources the caller may see
+        where.append(by_type_condition(hop.guard, other.c.res_type, other.c.res_id))
     query = select(literal(1)).select_from(ref.join(other, join_on))
     return exists(query.where(*where, other.c.deleted.is_(False), inner))
 
