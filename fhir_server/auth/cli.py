@@ -61,6 +61,14 @@ def clients_add(
         list[str] | None,
         typer.Option("--redirect-uri", help="redirect URI (repeatable); none for back-end clients"),
     ] = None,
+    organization: Annotated[
+        str | None,
+        typer.Option(
+            "--organization",
+            help="Organization id a back-end client acts for (its tokens carry it; residents' "
+            "Consents naming that Organization apply to it)",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register a SMART client: public (no credential), --secret, --jwks-file or --jwks-url."""
@@ -80,14 +88,15 @@ def clients_add(
     try:
         client = add_client(
             db, client_id, scope=scope, secret=secret, jwks=jwks, jwks_url=jwks_url,
-            redirect_uris=tuple(redirect_uri or ()),
+            redirect_uris=tuple(redirect_uri or ()), organization=organization,
         )  # fmt: skip
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     finally:
         db.dispose()
-    typer.echo(f"client {client.client_id} added ({client.auth_method})")
+    acting = f", for Organization/{client.organization}" if client.organization else ""
+    typer.echo(f"client {client.client_id} added ({client.auth_method}{acting})")
 
 
 @users_app.command("add")

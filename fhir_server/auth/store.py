@@ -11,10 +11,11 @@ Every method runs in its own short transaction; single-use operations (`take_cod
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +44,7 @@ class ClientRecord:
     secret_hash: str | None = None
     jwks: dict[str, Any] | None = None
     jwks_url: str | None = None
+    organization: str | None = None  # back-end clients: the Organization id they act for
 
     @property
     def auth_method(self) -> str:
@@ -103,6 +105,7 @@ class AuthStore:
             "redirect_uris": list(client.redirect_uris),
             "scope": client.scope,
             "created_at": self.now(),
+            "organization": client.organization,
         }
         self._insert_unique(auth_client, row, f"client '{client.client_id}' already exists")
 
@@ -120,6 +123,7 @@ class AuthStore:
             row.secret_hash,
             row.jwks,
             row.jwks_url,
+            row.organization,
         )
 
     def add_user(self, user: UserRecord) -> None:
@@ -322,24 +326,62 @@ class AuthStore:
             return False
         return True
 
-    def add_launch(self, context: dict[str, Any], lifetime: int = 3600) -> str:
-        """Register an EHR launch context; the returned id is the `launch` parameter."""
+    def add_launch(
+        self,
+        context: dict[str, Any],
+        lifetime: int = 300,
+        *,
+        client_id: str | None = None,
+        username: str | None = None,
+    ) -> str:
+        """Register an EHR launch context; the returned id is the `launch` parameter.  Bound to
+        `client_id` (only that app may use it) and to the EHR user who started it."""
         launch_id = new_token(16)
         with self._engine.begin() as conn:
             conn.execute(
                 insert(auth_launch).values(
-                    launch_id=launch_id, context=context, expires_at=self.now() + lifetime
+                    launch_id=launch_id,
+                    context=context,
+                    expires_at=self.now() + lifetime,
+                    client_id=client_id,
+                    username=username,
+                    used=False,
                 )
             )
         return launch_id
 
-    def launch(self, launch_id: str) -> dict[str, Any] | None:
+    def launch(self, launch_id: str, client_id: str | None = None) -> dict[str, Any] | None:
+        """An unused, unexpired launch's context (for `client_id`, when it is bound to one);
+        `_username` in the context names the EHR user who started it."""
         t = auth_launch.c
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(t.context).where(and_(t.launch_id == launch_id, t.expires_at > self.now()))
+                select(t.context, t.client_id, t.username).where(
+                    and_(t.launch_id == launch_id, t.expires_at > self.now(), t.used.is_(False))
+                )
             ).first()
-        return dict(row.context) if row is not None else None
+        if row is None or (row.client_id is not None and row.client_id != client_id):
+            return None
+        return {**dict(row.context), **({"_username": row.username} if row.username else {})}
+
+    def take_launch(self, launch_id: str, client_id: str | None) -> bool:
+        """Mark a launch used (single use); False when it was used, expired or is another's."""
+        t = auth_launch.c
+        bound = or_(t.client_id.is_(None), t.client_id == client_id)
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(auth_launch)
+                .where(
+                    and_(
+                        t.launch_id == launch_id,
+                        t.used.is_(False),
+                        t.expires_at > self.now(),
+                        bound,
+                    )
+                )
+                .values(used=True)
+            )
+        return done.rowcount == 1
 
 
 def _grant_from_refresh(row: Any) -> GrantRecord:
@@ -368,6 +410,7 @@ def add_client(
     jwks: dict[str, Any] | None = None,
     jwks_url: str | None = None,
     redirect_uris: tuple[str, ...] | list[str] = (),
+    organization: str | None = None,
 ) -> ClientRecord:
     """Register a client (public, `client_secret_basic`, or `private_key_jwt` by JWKS / JWKS URL)."""
     if sum(x is not None for x in (secret, jwks, jwks_url)) > 1:
@@ -377,6 +420,8 @@ def add_client(
     parse_scopes(scope, strict=True)
     if secret is None and jwks is None and jwks_url is None and not redirect_uris:
         raise ValueError("a public client needs at least one redirect URI")
+    if organization is not None and not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", organization):
+        raise ValueError(f"'{organization}' is not an Organization id")
     client = ClientRecord(
         client_id,
         scope,
@@ -384,6 +429,7 @@ def add_client(
         hash_password(secret) if secret else None,
         jwks,
         jwks_url,
+        organization,
     )
     AuthStore(_engine(database)).add_client(client)
     return client

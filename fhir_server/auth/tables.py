@@ -24,6 +24,7 @@ auth_client = Table(
     Column("redirect_uris", JsonDocument, nullable=False),
     Column("scope", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("organization", String(64), nullable=True),  # migration 0007
 )
 
 auth_user = Table(
@@ -105,4 +106,8 @@ auth_launch = Table(
     Column("launch_id", String(64), primary_key=True),
     Column("context", JsonDocument, nullable=False),  # patient, encounter
     Column("expires_at", BigInteger, nullable=False),
+    # migration 0007: bound to the client and the EHR user who started it; taken once
+    Column("client_id", String(255), nullable=True),
+    Column("username", String(255), nullable=True),
+    Column("used", Boolean, nullable=False, default=False),
 )

@@ -41,6 +41,7 @@ are not sent.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -82,7 +83,11 @@ def _instant(value: Any, end: bool) -> datetime | None:
     if len(text) == 4:
         text += "-12-31" if end else "-01-01"
     elif len(text) == 7:
-        text += "-28" if end else "-01"
+        try:
+            last = calendar.monthrange(int(text[:4]), int(text[5:7]))[1]
+        except ValueError:
+            return None
+        text += f"-{last:02d}" if end else "-01"
     if len(text) == 10:
         text += "T23:59:59+00:00" if end else "T00:00:00+00:00"
     try:

@@ -142,3 +142,37 @@ def test_bearer_errors(smart: Smart) -> None:
             authenticate(header, verifier)
         assert info.value.status == 401
         assert info.value.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+def test_client_bound_to_an_organization_carries_it_in_its_tokens(smart: Smart, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`jiayi clients add --organization ID`: the token names the Organization the client acts
+    for, so residents' Consents naming that Organization apply to it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fhir_server.cli import app as cli
+
+    key = _key("ES384")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}), encoding="utf-8")
+    url = str(smart.database.engine.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(
+        cli,
+        ["clients", "add", "--client-id", "hospital", "--scope", "system/*.rs",
+         "--jwks-file", str(jwks), "--organization", "hosp", "--database-url", url],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Organization/hosp" in result.output
+    assert smart.store.client("hospital").organization == "hosp"  # type: ignore[union-attr]
+    r = _token(smart, _assertion(key, "ES384", "hospital"), "system/Patient.rs")
+    assert r.status_code == 200, r.text
+    verifier = build_token_service(Settings(base_url=BASE), smart.database, _server_keys(smart))
+    principal = authenticate(f"Bearer {r.json()['access_token']}", verifier)
+    assert principal.organization == "hosp"
+    bad = CliRunner().invoke(
+        cli,
+        ["clients", "add", "--client-id", "x", "--scope", "system/*.rs", "--jwks-file",
+         str(jwks), "--organization", "not an id", "--database-url", url],
+    )  # fmt: skip
+    assert bad.exit_code == 1

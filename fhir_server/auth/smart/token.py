@@ -117,7 +117,13 @@ class TokenEndpoint:
             raise OAuthError(
                 "invalid_scope", "request system/ scopes that this client is registered for"
             )
-        principal = Principal(client.client_id, client.client_id, "system", parse_scopes(scope))
+        principal = Principal(
+            client.client_id,
+            client.client_id,
+            "system",
+            parse_scopes(scope),
+            organization=client.organization,
+        )
         token, expires_in, _jti = self._tokens.access_token(principal)
         return {
             "access_token": token,
