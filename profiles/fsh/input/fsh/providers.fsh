@@ -33,7 +33,7 @@ Description: "A doctor, nurse, public-health physician, pharmacist or other memb
 * qualification[practiceCertificate] ^short = "医师执业证书 Practice certificate"
 * qualification[practiceCertificate].identifier 1..1
 * qualification[practiceCertificate].identifier.system 1..1
-* qualification[practiceCertificate].identifier.system = "$cert" (exactly)
+* qualification[practiceCertificate].identifier.system = $cert (exactly)
 * qualification[practiceCertificate].identifier.value 1..1
 * qualification[practiceCertificate].issuer MS
 * extension contains MultiSitePractice named practiceSite 0..* MS

@@ -18,12 +18,12 @@ RuleSet: ResidentIdentifiers
 * identifier contains residentId 0..1 MS and residentIdHl7China 0..1 and healthRecordNumber 0..1 MS
 * identifier[residentId] ^short = "居民身份证号码 Resident ID number (GB 11643)"
 * identifier[residentId].system 1..1
-* identifier[residentId].system = "$ric" (exactly)
+* identifier[residentId].system = $ric (exactly)
 * identifier[residentId].value 1..1
 * identifier[residentId] obeys jy-gb11643
 * identifier[residentIdHl7China] ^short = "Resident ID number under HL7 China's connectathon system (equivalent, see NamingSystem resident-id-number)"
 * identifier[residentIdHl7China].system 1..1
-* identifier[residentIdHl7China].system = "$ric-hl7cn" (exactly)
+* identifier[residentIdHl7China].system = $ric-hl7cn (exactly)
 * identifier[residentIdHl7China].value 1..1
 * identifier[residentIdHl7China] obeys jy-gb11643
 
@@ -36,7 +36,7 @@ Description: "A resident who signs or may sign a family-doctor contract. Identif
 * identifier 1..*
 * identifier[healthRecordNumber] ^short = "健康档案编号 Health-record number"
 * identifier[healthRecordNumber].system 1..1
-* identifier[healthRecordNumber].system = "$hrn" (exactly)
+* identifier[healthRecordNumber].system = $hrn (exactly)
 * identifier[healthRecordNumber].value 1..1
 * name 1..* MS
 * name.text MS
