@@ -1,6 +1,6 @@
 """`jiayi ig`: publish the implementation guide (`jiayi ig build [--out DIR]`).
 
-The lead mounts `ig_app` in `fhir_server/cli.py` with `app.add_typer(ig_app, name="ig")`.
+Mounted in `fhir_server/cli.py` as the `ig` group of the `jiayi` command.
 """
 
 from __future__ import annotations

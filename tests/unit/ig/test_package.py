@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fhir_server.cli import app as main_app
 from fhir_server.conformance.ig import load_ig_resources
-from fhir_server.ig.cli import BuildResult, build_ig, ig_app
+from fhir_server.ig.cli import BuildResult, build_ig
 from fhir_server.ig.html import page_name
 from fhir_server.ig.package import collect_resources
 
@@ -116,7 +117,15 @@ def test_links_resolve(built: BuildResult) -> None:
 
 
 def test_cli(tmp_path: Path) -> None:
-    result = CliRunner().invoke(ig_app, ["build", "--out", str(tmp_path)])
+    """`jiayi ig build` through the main command (the `ig` group is mounted in fhir_server/cli.py)."""
+    result = CliRunner().invoke(main_app, ["ig", "build", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "jiayi.health.fhir-0.1.0.tgz").is_file()
+    tgz = tmp_path / "jiayi.health.fhir-0.1.0.tgz"
+    assert tgz.is_file()
+    assert (tmp_path / "site" / "index.html").is_file()
+    with tarfile.open(tgz) as tar:
+        assert "package/package.json" in tar.getnames()
     assert "resources" in result.output
+    help_text = CliRunner().invoke(main_app, ["--help"]).output
+    assert "ig" in help_text.split()
+    assert CliRunner().invoke(main_app, ["ig", "--help"]).exit_code == 0
