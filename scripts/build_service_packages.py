@@ -308,6 +308,25 @@ LIBRARY: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
         "CommunicationRequest",
     ),
 }
+# -- the personalised items of the library (个性化服务项目, 点单/接单) ----------------------------------
+HOME_SERVICES = "附件2 65岁及以上老年人服务包 上门健康随访 服务要求"
+HOME_FEES = "如涉及上门治疗、药物、康复、护理、家庭病床、巡诊等服务，按医药服务收费标准执行"
+NOTICE = "国卫办基层发〔2025〕21号"
+#: slug → (中文, English, category, delivery modes, kind, description, timing, funding sources, source)
+PERSONALISED: dict[str, tuple[str, str, str, tuple[str, ...], str, str, dict[str, Any], tuple[str, ...], str]] = {
+    "home-treatment": ("上门治疗", "Treatment at home", "medical", ("home",), "ServiceRequest", HOME_FEES, {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("medical-insurance", "personal-payment"), HOME_SERVICES),
+    "home-rehabilitation": ("上门康复", "Rehabilitation at home", "medical", ("home",), "ServiceRequest", HOME_FEES, {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("medical-insurance", "personal-payment"), HOME_SERVICES),
+    "home-nursing": ("上门护理", "Nursing at home", "medical", ("home",), "ServiceRequest", HOME_FEES, {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("medical-insurance", "personal-payment"), HOME_SERVICES),
+    "family-bed": ("家庭病床", "Hospital bed at home (家庭病床)", "medical", ("home",), "ServiceRequest", HOME_FEES, {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("medical-insurance", "personal-payment"), HOME_SERVICES),
+    "home-rounds": ("巡诊", "Home rounds (巡诊)", "medical", ("home",), "ServiceRequest", HOME_FEES, {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("medical-insurance", "personal-payment"), HOME_SERVICES),
+    "ltc-assessment": ("长护失能等级评估", "Long-term-care disability assessment", "health-management", ("home", "face-to-face"), "ServiceRequest", "对失能失智老年人，鼓励通过个性化签约增加服务频次，探索支持签约家庭医生提供长护失能等级评估或照护服务，丰富签约服务内容。", {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("personal-payment",), f"{NOTICE} 二(七)"),
+    "ltc-care": ("长期护理照护服务", "Long-term care services", "health-management", ("home",), "ServiceRequest", "对失能失智老年人，鼓励通过个性化签约增加服务频次，探索支持签约家庭医生提供长护失能等级评估或照护服务，丰富签约服务内容。", {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("personal-payment",), f"{NOTICE} 二(七)"),
+    "annual-health-report": ("年度健康评估报告", "Yearly health assessment report", "health-management", ("face-to-face", "online"), "ServiceRequest", "鼓励家庭医生为重点人群出具年度健康评估报告。", {"timingTiming": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "a"}, "code": {"coding": [{"system": f"{CS}/service-schedule", "code": "scheduled"}]}}}, ("personal-payment",), f"{NOTICE} 二(七)"),
+    "indicator-monitoring": ("身体异常指标监测和干预", "Monitoring of abnormal indicators and intervention", "health-management", ("face-to-face", "online"), "ServiceRequest", "个性化签约服务应综合签约人群身体异常指标监测和干预、慢性病医防融合共管等情况制定。", {"timingTiming": {"code": {"coding": [{"system": f"{CS}/service-schedule", "code": "per-agreement"}]}}}, ("personal-payment",), "粤(八)"),
+}  # fmt: skip
+for _slug, _p in PERSONALISED.items():
+    LIBRARY[_slug] = (_p[0], _p[1], _p[2], _p[3], _p[4])
+
 ON_DEMAND = {
     "outpatient", "referral", "long-term-prescription", "medication-guidance", "other-medical",
     "auxiliary-examination", "rehabilitation-assessment", "weight-management", "signing-publicity",
@@ -346,9 +365,25 @@ def age(value: int, unit: str) -> dict[str, Any]:
 
 
 def window(low: int, high: int, unit: str, anchor: str) -> dict[str, Any]:
-    names = {"d": "days", "wk": "weeks", "h": "hours"}
+    names = {"d": "days", "wk": "weeks", "h": "hours", "mo": "months"}
     q = lambda v: {"value": v, "unit": names[unit], "system": UCUM, "code": unit}  # noqa: E731
     return {"timingRange": {"low": q(low), "high": q(high)}, "anchor": anchor}
+
+
+def phase(
+    n: int, period: float, unit: str, low: int, high: int, anchor: str
+) -> dict[str, Any]:
+    """`n` per `period unit` inside months [low, high) after `anchor` (Timing.repeat.boundsRange)."""
+    months = lambda v: {"value": v, "unit": "months", "system": UCUM, "code": "mo"}  # noqa: E731
+    timing = per(n, period, unit, comparator=None)
+    timing["timingTiming"]["repeat"]["boundsRange"] = {"low": months(low), "high": months(high)}
+    timing["anchor"] = anchor
+    return timing
+
+
+#: The phases of treatment: the standard regimen for new pulmonary TB (初治, 2HRZE/4HR): an intensive
+#: phase of 2 months and a continuation phase of 4 months from the start of treatment.
+TB_REGIMEN = "中国结核病预防控制工作技术规范（2020年版）: 初治肺结核标准治疗方案2HRZE/4HR（强化期2个月，继续期4个月）"
 
 
 def spec_only() -> dict[str, Any]:
@@ -435,25 +470,25 @@ SUBS: dict[str, list[Sub]] = {
             "intensive-phase",
             "强化期随访",
             "Follow-up in the intensive phase",
-            per(1, 10, "d", comparator=None),
-            "强化期或注射期（家庭成员督导）",
-            f"{SPEC} 肺结核患者健康管理服务规范 三(三): 强化期或注射期内每10天随访1次",
+            phase(1, 10, "d", 0, 2, "treatment-start"),
+            None,
+            f"{SPEC} 肺结核患者健康管理服务规范 三(三): 强化期或注射期内每10天随访1次; {TB_REGIMEN}",
         ),
         (
             "continuation-phase",
             "继续期随访",
             "Follow-up in the continuation phase",
-            per(1, 1, "mo", comparator=None),
-            "继续期或非注射期",
-            f"{SPEC} 肺结核患者健康管理服务规范 三(三): 继续期或非注射期内每1个月随访1次",
+            phase(1, 1, "mo", 2, 6, "treatment-start"),
+            None,
+            f"{SPEC} 肺结核患者健康管理服务规范 三(三): 继续期或非注射期内每1个月随访1次; {TB_REGIMEN}",
         ),
         (
             "closing-assessment",
             "结案评估",
             "Closing assessment",
-            {"timingTiming": {"repeat": {"count": 1}, "code": schedule("scheduled")}},
-            "停止抗结核治疗",
-            f"{SPEC} 肺结核患者健康管理服务规范 三(五): 结案评估",
+            window(6, 6, "mo", "treatment-start"),
+            None,
+            f"{SPEC} 肺结核患者健康管理服务规范 三(五): 结案评估（停止抗结核治疗后）; {TB_REGIMEN}",
         ),
     ],
     "maternal-management": [
@@ -700,8 +735,11 @@ def activity_definition(
     usage: str | None,
     population: str | None,
     citation: str | None,
+    fees: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    source: str | None = None,
 ) -> dict[str, Any]:
     zh_lib, en_lib, category, modes, kind = LIBRARY[slug]
+    source = source or f"{PLAN}{' 附件2' if population else ' 附件1'}"
     ad: dict[str, Any] = {"resourceType": "ActivityDefinition", "id": aid}
     ext = [
         {
@@ -714,6 +752,7 @@ def activity_definition(
     if timing:
         fields, anchor_ext = _timing_fields(timing)
         ext += anchor_ext
+    ext += [json.loads(json.dumps(f)) for f in fees]
     ad["extension"] = ext
     ad.update(
         {
@@ -724,7 +763,7 @@ def activity_definition(
             "status": "active",
             "experimental": False,
             "publisher": "Jiayi",
-            "description": f"{description}\n\n{en}. Source: {PLAN}{' 附件2' if population else ' 附件1'}"
+            "description": f"{description}\n\n{en}. Source: {source}"
             + (f"; schedule: {citation}" if citation else "")
             + ".",
         }
@@ -745,10 +784,52 @@ def activity_definition(
         {"coding": [coding("service-item-category", category)]},
         {"coding": [coding("service-item", slug, zh_lib)]},
     ]
+    ad["relatedArtifact"] = related_artifacts(source, citation)
     ad["kind"] = kind
     ad["code"] = {"coding": [coding("service-item", code, title)], "text": title}
     ad.update(fields)
     return ad
+
+
+def related_artifacts(source: str, citation: str | None) -> list[dict[str, Any]]:
+    """Machine-readable citations (RelatedArtifact type `citation`): the annex or notice the item
+    comes from, then each clause its schedule rests on.  A clause of the 3rd-edition specification
+    is `label` = the clause number (e.g. 三(二)), `display` = specification and section, `citation`
+    = the clause as cited; other sources keep the whole citation in `display`."""
+    out: list[dict[str, Any]] = [{"type": "documentation", "display": source, "citation": source}]
+    for part in (citation or "").split("; "):
+        part = part.strip()
+        if not part or part in ("按需服务",):
+            continue
+        if part.startswith(SPEC):
+            section, _, clause = part[len(SPEC) :].strip().partition(" ")
+            entry: dict[str, Any] = {"type": "citation"}
+            label = clause.split(":", 1)[0].strip()
+            if label:
+                entry["label"] = label
+            entry["display"] = f"{SPEC} {section}".strip()
+            entry["citation"] = part
+            out.append(entry)
+        else:
+            out.append({"type": "citation", "display": part.split(":", 1)[0], "citation": part})
+    return out
+
+
+def item_fees(package: str) -> list[dict[str, Any]]:
+    """The fee standard of a package's item: the package's funding sources; the amount is the
+    package's (an item is not charged apart), so items carry no amount of their own."""
+    if package == "basic-public-health":
+        return [
+            fee(
+                None,
+                "public-health-funds",
+                "包含在基本公卫服务包（20元/人·年）内",
+                "附件1 备注2：基本公卫服务包费用已包含，不另收费",
+            )
+        ]
+    if package == "basic-medical":
+        return FEES["basic-medical"]
+    return KP_FEES
 
 
 class Builder:
@@ -814,6 +895,7 @@ class Builder:
                 requirement,
                 population[0] if population else None,
                 citation,
+                item_fees(package),
             )
         )
         subs = []
@@ -852,6 +934,7 @@ class Builder:
                     cond,
                     population[0] if population else None,
                     cite,
+                    item_fees(package),
                 )
             )
         if subs:
@@ -878,6 +961,28 @@ class Builder:
         if timing is None and slug in ON_DEMAND:
             return {"timingTiming": {"code": schedule("on-demand")}}, "按需服务"
         return timing, citation
+
+
+def personalised_definitions(builder: Builder) -> None:
+    """One ActivityDefinition per personalised item (`personalised.<slug>`), with its fee standard:
+    the funding sources that pay (amount set locally: 按医药服务收费标准执行 / 由各地确定)."""
+    concepts = []
+    for slug, (zh, en, _cat, _modes, _kind, text, timing, sources, source) in PERSONALISED.items():
+        code = f"personalised.{slug}"
+        basis = f"{source}：{HOME_FEES}" if source == HOME_SERVICES else f"{source}：个性化服务包费用标准由各地确定（粤(八)）"
+        fees = [fee(None, src, zh, basis) for src in sources]
+        builder.ads.append(
+            activity_definition(code, zh, en, text, slug, code, timing, None, None, None, fees, source=source)
+        )
+        concepts.append(
+            {
+                "code": code,
+                "display": zh,
+                "designation": [{"language": "en", "value": en}],
+                "property": [{"code": "library-item", "valueCode": slug}],
+            }
+        )
+    builder.items["personalised"] = concepts
 
 
 # -- packages ------------------------------------------------------------------------------------
@@ -1084,6 +1189,18 @@ def service_item_code_system(builder: Builder) -> dict[str, Any]:
         }
     ]
     for package, concepts in builder.items.items():
+        if package == "personalised":
+            groups.append(
+                {
+                    "code": "personalised",
+                    "display": "个性化服务项目",
+                    "definition": "Items a resident may order (点单) beyond the basic packages and the family-doctor team accepts (接单) (一(八); 粤(八)); fees by local price standards.",
+                    "designation": [{"language": "en", "value": "Personalised items"}],
+                    "property": [{"code": "notSelectable", "valueBoolean": True}],
+                    "concept": concepts,
+                }
+            )
+            continue
         population = KP_POPULATIONS.get(package)
         zh, en = (population[1], population[2]) if population else ANNEX1_TITLES[package][:2]
         groups.append(
@@ -1343,6 +1460,7 @@ def main() -> int:
     for old in PACKAGES.glob("*.json"):
         old.unlink()
     plans = [plan_definition(package, builder) for package in ROWS]
+    personalised_definitions(builder)
     for pd in plans:
         write_json(PACKAGES / f"PlanDefinition-{pd['id']}.json", pd)
     for ad in builder.ads:
