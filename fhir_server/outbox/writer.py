@@ -70,7 +70,15 @@ class OutboxWriter:
     ) -> None:
         self.consumers = tuple(consumers)
         self._topics = topics
-        self._on_commit = on_commit
+        self._listeners: list[Callable[[], None]] = [on_commit] if on_commit else []
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit that recorded an event (the pump's `wake`)."""
+        self._listeners.append(listener)
+
+    @property
+    def topics(self) -> TopicMatcher | None:
+        return self._topics
 
     def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None:
         """Insert the event and its delivery rows; returns the event seq (None: nobody wants it)."""
@@ -106,8 +114,8 @@ class OutboxWriter:
 
     def committed(self) -> None:
         """The unit of work committed: wake the dispatchers (they poll anyway)."""
-        if self._on_commit is not None:
-            self._on_commit()
+        for listener in list(self._listeners):
+            listener()
 
 
 def _previous_version(conn: Connection, stored: StoredResource) -> StoredResource | None:

@@ -11,17 +11,24 @@ from sqlalchemy.engine import Engine
 from ...search.registry import SearchRegistry
 from .engine import create_engine
 from .indexer import SqlSearchIndexer
-from .store import SqlResourceStore
+from .store import OutboxHook, SqlResourceStore
 
 
 class SqlUnitOfWork:
-    """One transaction.  Leaving the block without `commit()` rolls back."""
+    """One transaction.  Leaving the block without `commit()` rolls back.  With an `outbox`, every
+    write records its outbox event in this transaction and `outbox.committed()` runs after commit."""
 
     def __init__(
-        self, engine: Engine, dialect: str, write: bool, indexer: SqlSearchIndexer | None = None
+        self,
+        engine: Engine,
+        dialect: str,
+        write: bool,
+        indexer: SqlSearchIndexer | None = None,
+        outbox: OutboxHook | None = None,
     ) -> None:
         self._engine = engine
         self._indexer = indexer
+        self._outbox = outbox
         self._dialect = dialect
         self._write = write
         self._conn: Connection | None = None
@@ -37,7 +44,7 @@ class SqlUnitOfWork:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.begin()
         self._conn = conn
-        self.resources = SqlResourceStore(conn, self._dialect, self._indexer)
+        self.resources = SqlResourceStore(conn, self._dialect, self._indexer, self._outbox)
         return self
 
     @property
@@ -51,6 +58,8 @@ class SqlUnitOfWork:
         hooks, self._hooks = self._hooks, []
         for hook in hooks:
             hook()
+        if self._outbox is not None and self.resources.recorded:
+            self._outbox.committed()
 
     def rollback(self) -> None:
         if self._conn is not None and not self._done:
@@ -88,15 +97,19 @@ class SqlDatabase:
         max_overflow: int = 50,
         registry: SearchRegistry | None = None,
         base_url: str | None = None,
+        outbox: OutboxHook | None = None,
     ) -> None:
         self.url = url
         self.registry = registry
+        #: Records outbox events in every writing unit of work (`outbox.writer.OutboxWriter`);
+        #: the composition root sets it (`app.build_components`).
+        self.outbox = outbox
         self.indexer = SqlSearchIndexer(registry, base_url) if registry is not None else None
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.dialect = self.engine.dialect.name
 
     def unit_of_work(self, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.dialect, write, self.indexer)
+        return SqlUnitOfWork(self.engine, self.dialect, write, self.indexer, self.outbox)
 
     def ping(self) -> bool:
         try:

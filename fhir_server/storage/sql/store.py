@@ -42,13 +42,28 @@ class SearchIndexer(Protocol):
     def index(self, conn: Connection, dialect: str, record: StoredResource) -> None: ...
 
 
+class OutboxHook(Protocol):
+    """Records the outbox event of a write inside the writing transaction
+    (`fhir_server.outbox.writer.OutboxWriter`): the event commits or rolls back with the change."""
+
+    def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None: ...
+
+    def committed(self) -> None: ...
+
+
 class SqlResourceStore:
     def __init__(
-        self, conn: Connection, dialect: str, indexer: SearchIndexer | None = None
+        self,
+        conn: Connection,
+        dialect: str,
+        indexer: SearchIndexer | None = None,
+        outbox: OutboxHook | None = None,
     ) -> None:
         self._conn = conn
         self._dialect = dialect
         self._indexer = indexer
+        self._outbox = outbox
+        self.recorded = 0  # outbox events recorded in this transaction
 
     # -- reads -------------------------------------------------------------------------------
     def current(
@@ -129,6 +144,8 @@ class SqlResourceStore:
         stored = StoredResource(**{**record.__dict__, "seq": seq})
         if self._indexer is not None:
             self._indexer.index(self._conn, self._dialect, stored)
+        if self._outbox is not None and self._outbox.record(self._conn, self._dialect, stored):
+            self.recorded += 1
         return stored
 
     # -- search ------------------------------------------------------------------------------
