@@ -118,7 +118,7 @@ def build_components(
         registry=registry,
         base_url=settings.public_base,
     )
-    compartment = PatientCompartment(registry, base_url=settings.public_base)
+    compartment = PatientCompartment.for_access(registry, base_url=settings.public_base)
     table = interaction_table()
     codes = set(table) | {"transaction", "batch"}
     operations = OperationRegistry(discover_operations(), operation_definitions())

@@ -11,6 +11,7 @@ The data file is the search engine's `conformance/data/r4-compartments.json`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,27 @@ class PatientCompartment:
         self._registry = registry
         self._extractor = Extractor(registry, base_url)
         self._base_url = base_url
+
+    @classmethod
+    def for_access(
+        cls, registry: SearchRegistry, base_url: str | None = None
+    ) -> PatientCompartment:
+        """The R4 Patient compartment plus the guide's additions for access control
+        (`profiles/access/CompartmentDefinition-patient-access.json`: the contract, referral
+        tasks), so a resident reaches their own contract and a doctor their residents'."""
+        from ..conformance.packages import ig_dir
+
+        data = {k: dict(v) for k, v in load_compartments().items()}
+        extra = json.loads(
+            (ig_dir("profiles") / "access" / "CompartmentDefinition-patient-access.json").read_text(
+                encoding="utf-8"
+            )
+        )
+        patient = data.setdefault("Patient", {})
+        for item in extra.get("resource", []):
+            codes = list(dict.fromkeys([*patient.get(item["code"], []), *item.get("param", [])]))
+            patient[item["code"]] = codes
+        return cls(registry, data, base_url)
 
     @property
     def registry(self) -> SearchRegistry:

@@ -14,7 +14,7 @@ from ..domain.pushes.content import load_library
 from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
 from .parameters import OperationInput
-from .spec import OperationSpec
+from .spec import AGGREGATE, OperationSpec
 
 URL = "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure"
 MEASURE_ID = "push-compliance"
@@ -55,5 +55,6 @@ OPERATIONS = [
         resource_types=("Measure",),
         affects_state=False,
         documentation="Push compliance (Measure/push-compliance): ≥ 12 pushes, topics, personalised",
+        access=AGGREGATE,  # the commission gets the indicators, never the residents' names
     ),
 ]

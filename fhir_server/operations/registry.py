@@ -3,6 +3,7 @@ the CapabilityStatement (http://hl7.org/fhir/R4/operations.html)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Iterable, Mapping
@@ -12,10 +13,11 @@ from ..core import errors as E
 from ..interactions.model import FhirRequest, FhirResponse
 from ..interactions.route import Route
 from ..services.repository import FhirRepository
+from .access import aggregate_only, runs_as_system
 from .parameters import OperationInput, check_against, parse_body, parse_query
 from .spec import OperationSpec
 
-_SKIP = {"registry", "spec", "parameters"}
+_SKIP = {"registry", "spec", "parameters", "access"}
 
 
 def discover(package: str = "fhir_server.operations") -> list[OperationSpec]:
@@ -75,6 +77,7 @@ def handle_operation(repo: FhirRepository, req: FhirRequest, route: Route) -> Fh
         raise E.method_not_allowed(f"${code} is invoked with GET or POST")
     if method == "GET" and spec.affects_state:
         raise E.method_not_allowed(f"${code} changes state and must be invoked with POST")
+    runs_as_system(spec.access, repo.ctx.principal, code, {})  # who may invoke: before parsing
     definition = registry.definitions.get(spec.definition)
     values = parse_body(req.body, definition) if method == "POST" else {}
     values_q = parse_query([(k, v) for k, v in req.query], definition)
@@ -82,4 +85,11 @@ def handle_operation(repo: FhirRepository, req: FhirRequest, route: Route) -> Fh
         values.setdefault(name, []).extend(items)
     check_against(values, definition, code)
     op_input = OperationInput(code, route.resource_type, route.id, values, method, req.body)
+    # The operation's access policy (spec.access): 403 before anything runs; an aggregate
+    # invocation runs as the system and answers without per-resident detail.
+    if runs_as_system(spec.access, repo.ctx.principal, code, values):
+        result = spec.handler(repo.as_system(f"aggregate:{code}"), op_input)
+        if isinstance(result.resource, dict):
+            result = dataclasses.replace(result, resource=aggregate_only(result.resource))
+        return result
     return spec.handler(repo, op_input)

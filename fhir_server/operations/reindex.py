@@ -6,8 +6,8 @@ Spec background: http://hl7.org/fhir/R4/searchparameter.html.  The registry is r
 R4 base set, the guide's parameters and every active SearchParameter stored in the database; the
 database's registry version is bumped so every other worker reloads within a second
 (`storage.sql.search_reindex.sync_registry`).  Then each live resource of the type(s) gets its
-index rows recomputed.  A maintenance operation: the access gate should allow it to
-administrators only.
+index rows recomputed.  A maintenance operation (`access=ADMIN`): administrators and
+back-end clients with a `system/*` update scope only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
 from ..storage.sql.search_reindex import reindex
 from .parameters import OperationInput
-from .spec import OperationSpec
+from .spec import ADMIN, OperationSpec
 
 URL = "https://jiayi.health/fhir/OperationDefinition/reindex"
 
@@ -49,5 +49,6 @@ OPERATIONS = [
         resource_types=("*",),
         affects_state=True,
         documentation="Reload SearchParameters from the database and rebuild the search index",
+        access=ADMIN,
     ),
 ]

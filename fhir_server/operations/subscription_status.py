@@ -92,6 +92,18 @@ def _events(repo: FhirRepository, op: OperationInput) -> FhirResponse:
         except E.FhirError:
             return None
 
+    # The event store is read directly: keep only events about versions the caller may read
+    # (through the gate), so even `id-only` / `empty` notifications name nothing foreign.
+    def visible(rtype: str, rid: str, version: int) -> bool:
+        try:
+            repo.vread(rtype, rid, str(version))
+        except E.FhirError as exc:
+            return exc.status == 410  # a deletion the caller may know of
+        return True
+
+    if repo.access is not None:
+        stored = [e for e in stored if visible(e.resource_type, e.resource_id, e.version_id)]
+
     events = [
         NumberedEvent(
             e.number,
@@ -99,9 +111,9 @@ def _events(repo: FhirRepository, op: OperationInput) -> FhirResponse:
             e.resource_type,
             e.resource_id,
             e.version_id,
-            "PUT",
+            e.method,
             body(e.resource_type, e.resource_id, e.version_id)
-            if content == "full-resource"
+            if content == "full-resource" and e.method != "DELETE"
             else None,
         )
         for e in stored
