@@ -8,8 +8,8 @@
 # (terminology/, the service-package extensions in profiles/extensions/) are staged as SUSHI "predefined
 # resources" so FSH can refer to them.  Output: profiles/structuredefinitions/ (profiles),
 # profiles/extensions/ (extensions), profiles/searchparameters/, profiles/measures/,
-# profiles/namingsystems/, profiles/examples/.  Differential StructureDefinitions only (SUSHI makes no
-# snapshots; the server's validator generates them).
+# profiles/namingsystems/, profiles/examples/.  SUSHI writes differentials only; the snapshots are then
+# generated next to them (scripts/build_snapshots.py, over the full R4 definitions).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="$ROOT/.cache"
@@ -38,3 +38,4 @@ if grep -q "^error\|Errors: *[1-9]" "$STAGE/sushi.log" || grep -Eq "[1-9][0-9]* 
   exit 1
 fi
 python "$ROOT/scripts/place_profiles.py" "$STAGE/out/fsh-generated/resources" "$ROOT/profiles"
+python "$ROOT/scripts/build_snapshots.py"

@@ -12,7 +12,14 @@ from typing import Annotated
 import typer
 
 from .html import SiteWriter
-from .package import PACKAGE_NAME, PACKAGE_VERSION, collect_resources, package_files, write_tgz
+from .package import (
+    PACKAGE_NAME,
+    PACKAGE_VERSION,
+    collect_resources,
+    package_files,
+    with_snapshots,
+    write_tgz,
+)
 
 ig_app = typer.Typer(
     help="Implementation guide: build the FHIR package and HTML summary.", no_args_is_help=True
@@ -30,7 +37,7 @@ class BuildResult:
 
 def build_ig(out: Path) -> BuildResult:
     """Write `<out>/<name>-<version>.tgz` and the HTML summary in `<out>/site/`."""
-    resources = collect_resources()
+    resources = with_snapshots(collect_resources())
     tgz = write_tgz(package_files(resources), out / f"{PACKAGE_NAME}-{PACKAGE_VERSION}.tgz")
     pages = SiteWriter(resources).write(out / "site")
     examples = sum(1 for r in resources if r.is_example)

@@ -4,7 +4,9 @@ Spec: https://confluence.hl7.org/display/FHIR/NPM+Package+Specification.  The ta
 `package/package.json`, `package/.index.json` and one `<Type>-<id>.json` per conformance resource;
 example instances (`profiles/examples/`) go to `package/example/` with their own `.index.json`.
 Every JSON resource under `profiles/` and `terminology/` is included; files that are not resources
-(e.g. `terminology/key-population-rules.json`) are not.
+(e.g. `terminology/key-population-rules.json`) are not.  Every StructureDefinition is packaged with
+its differential and a snapshot: the committed one (`scripts/build_snapshots.py`), or, for one that
+has none yet, a snapshot generated over the base definitions the validator holds.
 """
 
 from __future__ import annotations
@@ -66,6 +68,27 @@ def collect_resources(roots: Iterable[str] = ("profiles", "terminology")) -> lis
                 source = f"{root}/{path.relative_to(base).as_posix()}"
                 found.append(IgResource(data, source))
     return found
+
+
+def with_snapshots(resources: list[IgResource]) -> list[IgResource]:
+    """`resources` with a snapshot on every StructureDefinition that lacks one."""
+    from fhir_server.validation.library import load_r4_validation
+
+    from .snapshots import SnapshotBuilder
+
+    sds = [r.resource for r in resources if r.resource_type == "StructureDefinition"]
+    if all(sd.get("snapshot", {}).get("element") for sd in sds):
+        return resources
+    builder = SnapshotBuilder(load_r4_validation()["structures"], sds)
+    out = []
+    for item in resources:
+        res = item.resource
+        if item.resource_type == "StructureDefinition" and not res.get("snapshot", {}).get(
+            "element"
+        ):
+            item = IgResource(builder.with_snapshot(res), item.source)
+        out.append(item)
+    return out
 
 
 def package_manifest() -> dict[str, Any]:

@@ -12,7 +12,12 @@ The algorithm is id-driven and covers what profiles in this guide (and SUSHI out
   and is inserted after the sliced element's group (its existing slices and children);
 * an id below an element the snapshot does not expand (a slice, or a complex-typed element such as
   `Patient.identifier.system`) expands that element's children from its type's snapshot first;
-* a renamed choice (`Observation.valueQuantity`) constrains `value[x]` to that type.
+* a renamed choice (`Observation.valueQuantity`) constrains `value[x]` to that type;
+* as the HL7 snapshot generator does, the `url` of an extension is fixed in the snapshot: in an
+  Extension definition `Extension.url` = its canonical, and a slice of `extension` /
+  `modifierExtension` typed with one extension profile gets the Extension children with `url` fixed
+  to that profile (validators that discriminate slices on `url` from the slice's own elements —
+  medplum's `validateResource` — need it).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ def generate_snapshot(sd: dict[str, Any], resolve: Resolver) -> list[Element]:
     pristine = copy.deepcopy(elements)  # contentReference targets expand from the base, unprofiled
     for diff in sd.get("differential", {}).get("element", []):
         _apply(elements, diff, resolve, pristine)
+    _fix_extension_urls(sd, elements, resolve)
     return elements
 
 
@@ -167,6 +173,9 @@ def _expand_children(
         target = ref.split("#", 1)[-1]
         if _has_children(base, target):
             _copy_descendants(elements, base, target, eid, target, element["path"])
+            # Unfolded, the element is a backbone of its own (eld-5: no type beside a reference).
+            del element["contentReference"]
+            element["type"] = [{"code": "BackboneElement"}]
             return
     types = element.get("type", [])
     if len(types) != 1:
@@ -207,3 +216,50 @@ def _copy_descendants(
             copies.append(child)
     at = _group_end(elements, eid)
     elements[at:at] = copies
+
+
+def _is_extension_slice(element: Element) -> bool:
+    path = str(element["path"])
+    types = element.get("type", [])
+    return (
+        bool(element.get("sliceName"))
+        and path.rsplit(".", 1)[-1] in ("extension", "modifierExtension")
+        and len(types) == 1
+        and types[0].get("code") == "Extension"
+        and len(types[0].get("profile") or []) == 1
+    )
+
+
+def _fix_extension_urls(sd: dict[str, Any], elements: list[Element], resolve: Resolver) -> None:
+    """`Extension.url` fixed to the definition's canonical; extension slices get their `url`."""
+    if sd.get("type") == "Extension" and isinstance(sd.get("url"), str):
+        for e in elements:
+            if e["id"] == "Extension.url" and not _has_fixed(e):
+                e["fixedUri"] = sd["url"]
+    i = 0
+    while i < len(elements):
+        element = elements[i]
+        i += 1
+        if not _is_extension_slice(element):
+            continue
+        url = element["type"][0]["profile"][0]
+        eid = element["id"]
+        if not _has_children(elements, eid):
+            _expand_children(elements, i - 1, _base_extension(resolve), [])
+        for child in elements:
+            if child["id"] == f"{eid}.url" and not _has_fixed(child):
+                child["fixedUri"] = url
+
+
+def _base_extension(resolve: Resolver) -> Resolver:
+    """A resolver that expands an extension slice from the base Extension type, not its profile
+    (the profile still applies through the slice's `type.profile`)."""
+
+    def base_only(_url: str) -> dict[str, Any] | None:
+        return resolve(_TYPE_SD + "Extension")
+
+    return base_only
+
+
+def _has_fixed(element: Element) -> bool:
+    return any(k.startswith(("fixed", "pattern")) for k in element)
