@@ -2,6 +2,8 @@
 # Compile the guide's FHIR Shorthand (profiles/fsh/) with SUSHI and copy the JSON into profiles/.
 #
 #   scripts/build_profiles.sh            # install fsh-sushi into .cache/node if needed, compile, copy
+#   PROFILES_OUT=DIR scripts/build_profiles.sh   # compile into DIR instead (no snapshots; profiles/ untouched:
+#                                                # tests/unit/ig/test_fsh_compiles.py diffs DIR with profiles/)
 #
 # SUSHI runs offline: the FHIR package hl7.fhir.r4.core#4.0.1 is rebuilt into ~/.fhir/packages from the
 # npm package hl7.fhir.r4.examples@4.0.1 (scripts/r4_core_package.py).  The guide's own JSON resources
@@ -22,7 +24,8 @@ fi
 if [ ! -f "$HOME/.fhir/packages/hl7.fhir.r4.core#4.0.1/package/.index.json" ]; then
   python "$ROOT/scripts/r4_core_package.py"
 fi
-STAGE="$CACHE/sushi"
+OUT="${PROFILES_OUT:-$ROOT/profiles}"
+if [ "$OUT" = "$ROOT/profiles" ]; then STAGE="$CACHE/sushi"; else STAGE="$OUT/.sushi-stage"; fi
 rm -rf "$STAGE"
 mkdir -p "$STAGE/input/vocabulary" "$STAGE/input/extensions"
 cp "$ROOT/profiles/fsh/sushi-config.yaml" "$STAGE/"
@@ -37,5 +40,5 @@ if grep -q "^error\|Errors: *[1-9]" "$STAGE/sushi.log" || grep -Eq "[1-9][0-9]* 
   echo "SUSHI reported errors (see $STAGE/sushi.log)" >&2
   exit 1
 fi
-python "$ROOT/scripts/place_profiles.py" "$STAGE/out/fsh-generated/resources" "$ROOT/profiles"
-python "$ROOT/scripts/build_snapshots.py"
+python "$ROOT/scripts/place_profiles.py" "$STAGE/out/fsh-generated/resources" "$OUT"
+if [ "$OUT" = "$ROOT/profiles" ]; then python "$ROOT/scripts/build_snapshots.py"; fi
