@@ -227,16 +227,39 @@ def create_app(
     verifier = None
     if settings.auth == "smart":
         from .auth.smart import build_smart_router, build_token_service
+        from .auth.smart.events import no_events
         from .auth.store import AuthStore
         from .auth.tokens import SigningKeys
+        from .services.smart_bridge import auth_events, patient_check
 
         keys = SigningKeys.deferred(AuthStore(database.engine))  # type: ignore[attr-defined]
         # Before the FHIR catch-all, which would otherwise take /fhir/.well-known/*.
-        app.include_router(build_smart_router(settings, database, keys))
+        app.include_router(
+            build_smart_router(
+                settings,
+                database,
+                keys,
+                events=auth_events(comps.audit) if comps.audit is not None else no_events,
+                patient_check=patient_check(comps, settings.public_base),
+            )
+        )
         verifier = build_token_service(settings, database, keys)
     app.include_router(
         build_router(comps, settings.public_base, settings.max_request_bytes, verifier)
     )
+    if settings.cors_origins:  # browser apps (SMART): the FHIR API and /auth/*
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Prefer", "If-Match",
+                           "If-None-Match", "If-None-Exist", "If-Modified-Since", "X-Request-Id"],
+            expose_headers=["Location", "Content-Location", "ETag", "Last-Modified",
+                            "X-Request-Id", "WWW-Authenticate"],
+            max_age=600,
+        )  # fmt: skip
     app.add_middleware(RequestIdMiddleware)
     _install_error_handlers(app)
     return app

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .auth.cli import clients_app, users_app
+from .auth.cli import clients_app, launch_command, users_app
 from .generator.cli import generate_command
 from .ig.cli import ig_app
 from .settings import Settings
@@ -24,6 +24,7 @@ jobs_app = typer.Typer(help="Scheduled jobs: list them, or run one now.", no_arg
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
+app.command("launch")(launch_command)
 app.add_typer(ig_app, name="ig")
 app.command("generate")(generate_command)
 

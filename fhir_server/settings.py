@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=50, ge=0)
 
+    # SMART authorisation server (issue 5): lifetimes in seconds, login throttling, CORS.
+    access_token_lifetime: int = Field(default=900, ge=30, le=86400)
+    refresh_token_lifetime: int = Field(default=30 * 24 * 3600, ge=60)  # offline_access
+    online_refresh_lifetime: int = Field(default=12 * 3600, ge=60)  # online_access
+    code_lifetime: int = Field(default=60, ge=5, le=600)
+    launch_lifetime: int = Field(default=300, ge=5, le=3600)  # EHR launch ids
+    login_failures_allowed: int = Field(default=5, ge=1)  # per user name per window
+    login_failure_window: int = Field(default=60, ge=1)
+    # Origins allowed to call /fhir and /auth from a browser ("*": any; empty: no CORS).
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
     @property
     def public_base(self) -> str:
         if self.base_url:

@@ -136,3 +136,48 @@ def users_add(
     finally:
         db.dispose()
     typer.echo(f"user {user.username} added ({user.role}, {user.fhir_user})")
+
+
+def launch_command(
+    client_id: Annotated[str, typer.Option("--client-id", help="the app to launch")],
+    username: Annotated[str, typer.Option("--username", help="the EHR user launching it")],
+    launch_uri: Annotated[
+        str,
+        typer.Option("--launch-uri", help="the app's launch URL (origin of a redirect URI)"),
+    ],
+    patient: Annotated[str | None, typer.Option("--patient", help="Patient id in context")] = None,
+    encounter: Annotated[
+        str | None, typer.Option("--encounter", help="Encounter id in context")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="JIAYI_BASE_URL", help="public FHIR base (the iss)"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Start a SMART EHR launch: prints the URL that opens the app with `iss` and `launch`
+    (single use, bound to the app and the user, valid for JIAYI_LAUNCH_LIFETIME seconds)."""
+    from ..settings import Settings
+    from .smart.config import SmartConfig
+    from .smart.errors import OAuthError
+    from .smart.launch import create_launch
+    from .store import AuthStore
+
+    settings = Settings(**({"base_url": base_url} if base_url else {}))
+    db = _database(database_url)
+    try:
+        store = AuthStore(db.engine)
+        user = store.user(username)
+        if user is None or user.practitioner_id is None:
+            typer.echo(f"'{username}' is not a staff user", err=True)
+            raise typer.Exit(1)
+        url = create_launch(
+            store, SmartConfig.from_settings(settings), client_id=client_id,
+            username=username, launch_uri=launch_uri, patient=patient, encounter=encounter,
+        )  # fmt: skip
+    except OAuthError as exc:
+        typer.echo(exc.description, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(url)

@@ -262,7 +262,16 @@ class AuthStore:
                 conn.execute(
                     update(auth_refresh_token).where(t.family == row.family).values(revoked=True)
                 )
+        if row is not None and row.used:
+            self.revoke_family(row.family, int(row.expires_at))
         return None
+
+    def reused(self, token: str) -> bool:
+        """Was this refresh token rotated away already (a replay: its family is revoked)?"""
+        t = auth_refresh_token.c
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.used).where(t.token_hash == token_digest(token))).first()
+        return bool(row is not None and row.used)
 
     def revoke_refresh(self, token: str, client_id: str | None = None) -> bool:
         t = auth_refresh_token.c
@@ -275,7 +284,13 @@ class AuthStore:
             conn.execute(
                 update(auth_refresh_token).where(t.family == row.family).values(revoked=True)
             )
+        self.revoke_family(row.family, int(row.expires_at))
         return True
+
+    def revoke_family(self, family: str, expires_at: int) -> None:
+        """Revoke every access token issued under one grant (its refresh-token family)."""
+        horizon = max(expires_at, self.now() + 24 * 3600)
+        self.revoke_access(f"family:{family}", horizon)
 
     # -- access tokens and assertions ---------------------------------------------------------------
     def remember_jti(self, issuer: str, jti: str, expires_at: int) -> bool:
@@ -296,10 +311,12 @@ class AuthStore:
         except IntegrityError:
             pass
 
-    def is_revoked(self, jti: str) -> bool:
+    def is_revoked(self, jti: str, family: str | None = None) -> bool:
+        """Is the access token `jti` revoked, itself or through its grant's `family`?"""
+        keys = [jti] + ([f"family:{family}"] if family else [])
         with self._engine.connect() as conn:
             found = conn.execute(
-                select(auth_revoked_token.c.jti).where(auth_revoked_token.c.jti == jti)
+                select(auth_revoked_token.c.jti).where(auth_revoked_token.c.jti.in_(keys))
             ).first()
         return found is not None
 

@@ -116,8 +116,9 @@ class TokenService:
     def _now(self) -> int:
         return int(self.clock.now().timestamp())
 
-    def access_token(self, principal: Principal) -> tuple[str, int, str]:
-        """(token, expires_in, jti)."""
+    def access_token(self, principal: Principal, family: str | None = None) -> tuple[str, int, str]:
+        """(token, expires_in, jti).  `family`: the grant's refresh-token family, so revoking the
+        refresh token (or detecting its reuse) revokes the access tokens issued with it."""
         now = self._now()
         jti = uuid.uuid4().hex
         claims = {
@@ -128,6 +129,8 @@ class TokenService:
             "exp": now + self.access_lifetime,
             "jti": jti,
         }
+        if family:
+            claims["fam"] = family
         return self.keys.sign(claims, typ="at+jwt"), self.access_lifetime, jti
 
     def id_token(self, principal: Principal, nonce: str | None = None) -> str:
@@ -155,7 +158,8 @@ class TokenService:
         jti = claims.get("jti")
         if not isinstance(jti, str) or "kind" not in claims:
             raise InvalidToken("not an access token")
-        if self.store is not None and self.store.is_revoked(jti):
+        family = claims.get("fam") if isinstance(claims.get("fam"), str) else None
+        if self.store is not None and self.store.is_revoked(jti, family):
             raise InvalidToken("token has been revoked")
         return claims
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +14,7 @@ from ..auth.bearer import TokenVerifier, authenticate
 from ..core import errors as E
 from ..interactions.model import FhirRequest
 from ..interactions.router import dispatch, resolve
-from ..services.audit import AuditRecord
+from ..services.audit import AuditRecord, entry_records, route_targets
 from ..services.context import RequestContext, ServerComponents
 from ..services.repository import FhirRepository
 from .negotiation import check_format, media_type, parse_body
@@ -74,26 +74,42 @@ def _audit(
     sink = components.audit
     if sink is None or (principal is None and status not in (401, 403)):
         return
-    interaction = ""
-    if fhir_request is not None:
+    interaction, targets, query = "", (), request.url.query
+    named = fhir_request or FhirRequest(
+        request.method, path, list(request.query_params.multi_items())
+    )
+    if named is not None:
+        query = urlencode(named.query)  # POST _search: the body's parameters too
         try:
-            interaction = resolve(fhir_request).interaction
+            route = resolve(named)
+            interaction = route.interaction
+            targets = route_targets(route.resource_type, route.id, named.query)
         except E.FhirError:
             interaction = ""
-    sink.record(
-        AuditRecord(
-            recorded=datetime.now(UTC),
-            method=request.method,
-            path=path,
-            query=request.url.query,
-            status=status,
-            source_ip=request.client.host if request.client else None,
-            request_id=request.state.request_id,
-            principal=principal,
-            resource=resource,
-            interaction=interaction,
-        )
+    record = AuditRecord(
+        recorded=datetime.now(UTC),
+        method=request.method,
+        path=path,
+        query=query,
+        status=status,
+        source_ip=request.client.host if request.client else None,
+        request_id=request.state.request_id,
+        principal=principal,
+        resource=resource if interaction != "batch-transaction" else None,
+        interaction=interaction,
+        targets=targets,
     )
+    sink.record(record)
+    if interaction == "batch-transaction" and fhir_request is not None:
+        for entry in entry_records(record, fhir_request.body, resource, _entry_route):
+            sink.record(entry)
+
+
+def _entry_route(
+    method: str, path: str, query: list[tuple[str, str]]
+) -> tuple[str, str | None, str | None]:
+    route = resolve(FhirRequest(method, path, query))
+    return route.interaction, route.resource_type, route.id
 
 
 def _public(method: str, path: str) -> bool:

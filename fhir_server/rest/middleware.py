@@ -62,7 +62,10 @@ def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
         "request_id": request_id,
         "method": scope.get("method"),
         "path": scope.get("path"),
-        "query": scope.get("query_string", b"").decode("latin-1"),
+        # /auth/* query strings may carry codes, states and launch ids: never logged.
+        "query": ""
+        if str(scope.get("path", "")).startswith("/auth/")
+        else scope.get("query_string", b"").decode("latin-1"),
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "client": (scope.get("client") or [None])[0],

@@ -7,6 +7,7 @@ RFC 7636, RFC 7662, RFC 7009.
 
 from __future__ import annotations
 
+import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -165,30 +166,40 @@ def test_introspection_and_revocation(smart: Smart) -> None:
     query, verifier = smart.code_flow("li.hua", "resident-pass", "offline_access patient/*.rs")
     tokens = smart.exchange(query["code"], verifier).json()
     access, refresh = tokens["access_token"], tokens["refresh_token"]
-    auth = {"Authorization": f"Bearer {access}", **FORM}
-    info = smart.client.post("/auth/introspect", data={"token": access}, headers=auth).json()
+    server = ("ehr-app", "s3cret-value")  # a confidential client acting as resource server
+
+    def introspect(token: str, **kw: object) -> httpx.Response:
+        return smart.client.post("/auth/introspect", data={"token": token}, headers=FORM, **kw)  # type: ignore[arg-type]
+
+    info = introspect(access, auth=server).json()
     assert info["active"] is True and info["scope"] == tokens["scope"] and info["patient"] == "p1"
     assert info["client_id"] == "app" and info["exp"] > 0
-    bad = smart.client.post("/auth/introspect", data={"token": "garbage"}, headers=auth)
+    bad = introspect("garbage", auth=server)
     assert bad.status_code == 200 and bad.json() == {"active": False}
-    r_info = smart.client.post(
-        "/auth/introspect", data={"token": refresh, "client_id": "app"}, headers=FORM
-    ).json()
-    assert r_info["active"] is True
-    assert (
-        smart.client.post("/auth/introspect", data={"token": access}, headers=FORM).status_code
-        == 401
+    assert introspect(refresh, auth=server).json()["active"] is True
+    # Introspection is for confidential clients and resource servers only: not for a public
+    # client, not with a user's own bearer token, not anonymously.
+    public = smart.client.post(
+        "/auth/introspect", data={"token": access, "client_id": "app"}, headers=FORM
     )
-    for token in (refresh, access):
-        r = smart.client.post(
-            "/auth/revoke", data={"token": token, "client_id": "app"}, headers=FORM
-        )
-        assert r.status_code == 200
-    for token in (refresh, access):
-        gone = smart.client.post(
-            "/auth/introspect", data={"token": token, "client_id": "app"}, headers=FORM
-        )
-        assert gone.json() == {"active": False}
+    assert public.status_code == 401 and public.json()["error"] == "invalid_client"
+    user_bearer = smart.client.post(
+        "/auth/introspect", data={"token": access},
+        headers={"Authorization": f"Bearer {access}", **FORM},
+    )  # fmt: skip
+    assert user_bearer.status_code == 401
+    assert introspect(access).status_code == 401
+    # Revoking the refresh token revokes the access tokens issued with it.
+    r = smart.client.post("/auth/revoke", data={"token": refresh, "client_id": "app"}, headers=FORM)
+    assert r.status_code == 200
+    assert introspect(refresh, auth=server).json() == {"active": False}
+    assert introspect(access, auth=server).json() == {"active": False}
+    # An access token can be revoked on its own too.
+    again, verifier2 = smart.code_flow("li.hua", "resident-pass", "patient/*.rs")
+    second = smart.exchange(again["code"], verifier2).json()["access_token"]
+    assert introspect(second, auth=server).json()["active"] is True
+    r = smart.client.post("/auth/revoke", data={"token": second, "client_id": "app"}, headers=FORM)
+    assert r.status_code == 200 and introspect(second, auth=server).json() == {"active": False}
 
 
 def test_login_throttling(smart: Smart) -> None:

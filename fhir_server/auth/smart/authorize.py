@@ -8,11 +8,17 @@ refused), `launch` (EHR launch); GET and POST (`authorize-post`).  Errors about 
 redirect URI are shown, never redirected (RFC 6749 §4.1.2.1).
 
 The steps are stateless across workers: after login the validated request travels in a short-lived
-ticket signed with the server key, posted back with the approval form.
+ticket signed with the server key, posted back with the approval form.  Credentials and the ticket
+are accepted only in a POST body (the router refuses them in a query string); every page is sent
+with `Cache-Control: no-store` and anti-framing headers.  An EHR launch (`launch`) is bound to the
+app and the EHR user who started it and is taken once, when the code is issued; a resident
+cannot take a launch naming another resident.  A patient picked on the approval page must exist
+and be within the user's reach (for a doctor: a contracted resident).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -25,12 +31,29 @@ from ..store import AuthStore, GrantRecord, UserRecord
 from ..tokens import InvalidToken, SigningKeys
 from . import pages
 from .config import SmartConfig
+from .events import AuthEvents, Origin, no_events
 
 _REQUEST_FIELDS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "aud",
     "code_challenge", "code_challenge_method", "launch", "nonce",
 )  # fmt: skip
 _TICKET_PURPOSE = "jiayi-authorize"
+#: Sent with every page of the flow: never cached, never framed (clickjacking).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+#: (fhirUser, role, patient id) → may this user take this patient into context?  (The Patient
+#: exists and is within the user's reach: for a doctor, a contracted resident.)  Supplied by the
+#: composition root, which asks the access gate.
+PatientCheck = Callable[[str | None, str | None, str], bool]
+
+
+def page(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 class _Redirectable(Exception):
@@ -50,6 +73,8 @@ class AuthRequest:
     code_challenge: str | None = None
     nonce: str | None = None
     launch_context: dict[str, Any] = field(default_factory=dict)
+    launch_id: str | None = None
+    redirect_uri_sent: bool = True  # then the token request must repeat it (RFC 6749 §4.1.3)
 
     def redirect(self, **params: str) -> RedirectResponse:
         query = {k: v for k, v in params.items() if v}
@@ -60,24 +85,34 @@ class AuthRequest:
 
 
 class AuthorizeFlow:
-    def __init__(self, store: AuthStore, config: SmartConfig, keys: SigningKeys) -> None:
+    def __init__(
+        self,
+        store: AuthStore,
+        config: SmartConfig,
+        keys: SigningKeys,
+        events: AuthEvents = no_events,
+        patient_check: PatientCheck | None = None,
+    ) -> None:
         self._store = store
         self._config = config
         self._keys = keys
+        self._events = events
+        self._patient_check = patient_check
 
-    def handle(self, params: dict[str, str]) -> Response:
+    def handle(self, params: dict[str, str], origin: Origin | None = None) -> Response:
+        origin = origin or Origin()
         if params.get("ticket"):
-            return self._approval(params)
+            return self._approval(params, origin)
         client, redirect_uri = self._client_and_redirect(params)
         if client is None:
-            return HTMLResponse(pages.error_page(redirect_uri), status_code=400)
+            return page(pages.error_page(redirect_uri), 400)
         bare = AuthRequest(client.client_id, redirect_uri, "", params.get("state", ""))
         try:
             request = self._validate(params, bare, client.scope, client.is_public)
         except _Redirectable as exc:
             return bare.redirect(error=exc.error, error_description=exc.description)
         if "username" in params or "password" in params:
-            return self._login(params, request)
+            return self._login(params, request, origin)
         return self._login_form(params, request)
 
     # -- step 1: the request -----------------------------------------------------------------------
@@ -115,10 +150,11 @@ class AuthorizeFlow:
         if not scope:
             raise _Redirectable("invalid_scope", "none of the requested scopes may be granted")
         context: dict[str, Any] = {}
-        if params.get("launch"):
-            found = self._store.launch(params["launch"])
+        launch_id = params.get("launch") or None
+        if launch_id:
+            found = self._store.launch(launch_id, bare.client_id)
             if found is None:
-                raise _Redirectable("invalid_request", "unknown or expired launch")
+                raise _Redirectable("invalid_request", "unknown, used or expired launch")
             context = found
         return AuthRequest(
             bare.client_id,
@@ -128,6 +164,8 @@ class AuthorizeFlow:
             challenge,
             params.get("nonce"),
             context,
+            launch_id,
+            "redirect_uri" in params,
         )
 
     # -- step 2: login -----------------------------------------------------------------------------
@@ -142,23 +180,48 @@ class AuthorizeFlow:
         html = pages.login_page(
             self._config.endpoint("authorize"), fields, request.client_id, error
         )
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        return page(html, status)
 
-    def _login(self, params: dict[str, str], request: AuthRequest) -> Response:
+    def _login(self, params: dict[str, str], request: AuthRequest, origin: Origin) -> Response:
         username = params.get("username", "").strip()
         password = params.get("password", "")
-        if self._store.login_failures(username) >= self._config.login_failures_allowed:
-            msg = "尝试次数过多，请一分钟后再试 · Too many attempts; try again in a minute"
+        window = self._config.login_failure_window
+        if self._store.login_failures(username, window) >= self._config.login_failures_allowed:
+            self._events(origin, "login-throttled", 429, username=username,
+                         client_id=request.client_id, detail="too many failed logins")  # fmt: skip
+            msg = "尝试次数过多，请稍后再试 · Too many attempts; try again later"
             return self._login_form(params, request, msg, 429)
         user = self._store.user(username) if username else None
         if user is None:
             dummy_verify(password)
         if user is None or not verify_password(password, user.password_hash):
             self._store.record_login_failure(username)
+            self._events(origin, "login", 401, username=username, client_id=request.client_id,
+                         detail="wrong user name or password")  # fmt: skip
             return self._login_form(
                 params, request, "用户名或密码错误 · Wrong username or password", 401
             )
+        refusal = self._launch_refusal(request, user)
+        if refusal is not None:
+            self._events(origin, "launch-refused", 403, username=username,
+                         client_id=request.client_id, detail=refusal)  # fmt: skip
+            return page(pages.error_page(refusal), 403)
+        self._events(origin, "login", 200, username=username, client_id=request.client_id)
         return self._approval_form(request, user)
+
+    @staticmethod
+    def _launch_refusal(request: AuthRequest, user: UserRecord) -> str | None:
+        """Why this user may not take the request's EHR launch (None: they may)."""
+        context = request.launch_context
+        if not request.launch_id:
+            return None
+        started_by = context.get("_username")
+        if started_by and started_by != user.username:
+            return "该启动由其他用户发起 · This launch was started by another user"
+        launched = context.get("patient")
+        if user.patient_id and launched and str(launched) != user.patient_id:
+            return "该启动指向其他居民 · This launch names another resident"
+        return None
 
     # -- step 3: approval --------------------------------------------------------------------------
     def _patient_for(self, request: AuthRequest, user: UserRecord) -> tuple[str | None, bool]:
@@ -187,9 +250,9 @@ class AuthorizeFlow:
             self._config.endpoint("authorize"), ticket, request.client_id, request.scope.split(),
             ask_patient=ask, patient=patient, error=error,
         )  # fmt: skip
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        return page(html, status)
 
-    def _approval(self, params: dict[str, str]) -> Response:
+    def _approval(self, params: dict[str, str], origin: Origin) -> Response:
         try:
             claims = self._keys.decode(params["ticket"])
         except InvalidToken:
@@ -200,13 +263,13 @@ class AuthorizeFlow:
             or not isinstance(exp, int)
             or exp <= self._store.now()
         ):
-            return HTMLResponse(
+            return page(
                 pages.error_page("授权已过期，请重新开始 · The sign-in expired; start again"), 400
             )
         request = AuthRequest(**claims["req"])
         user = self._store.user(str(claims.get("sub")))
         if user is None:
-            return HTMLResponse(pages.error_page("用户不存在 · Unknown user"), 400)
+            return page(pages.error_page("用户不存在 · Unknown user"), 400)
         if params.get("decision") != "approve":
             return request.redirect(
                 error="access_denied", error_description="the user denied access"
@@ -216,6 +279,20 @@ class AuthorizeFlow:
             patient = params.get("patient", "").strip() or None
             if patient is None or not _valid_id(patient):
                 return self._approval_form(request, user, "请填写居民 ID · Enter a patient id", 400)
+            if self._patient_check is not None and not self._patient_check(
+                user.fhir_user, user.role, patient
+            ):
+                msg = (
+                    "没有该居民，或不在您的签约服务范围内 · "
+                    "No such resident, or not one you may open"
+                )
+                return self._approval_form(request, user, msg, 400)
+        if request.launch_id and not self._store.take_launch(request.launch_id, request.client_id):
+            self._events(origin, "launch-refused", 400, username=user.username,
+                         client_id=request.client_id, detail="launch used or expired")  # fmt: skip
+            return page(
+                pages.error_page("该启动已使用或已过期 · This launch was used or expired"), 400
+            )
         return request.redirect(code=self._issue_code(request, user, patient))
 
     def _issue_code(self, request: AuthRequest, user: UserRecord, patient: str | None) -> str:
@@ -230,6 +307,7 @@ class AuthorizeFlow:
             "fhirUser": user.fhir_user,
             "role": user.role,
             "launch": scopes.has("launch"),
+            "_redirect_sent": request.redirect_uri_sent,
         }
         grant = GrantRecord(
             request.client_id, " ".join(granted), user.username,

@@ -78,7 +78,9 @@ class ClientAuthenticator:
 
     def _assertion(self, form: Mapping[str, str]) -> ClientRecord:
         if form.get("client_assertion_type") != JWT_BEARER:
-            raise invalid_client(f"client_assertion_type must be {JWT_BEARER}")
+            # A malformed request, not a failed authentication: 400 (SMART Backend Services;
+            # the ONC Inferno kit checks it).
+            raise OAuthError("invalid_request", f"client_assertion_type must be {JWT_BEARER}", 400)
         assertion = form.get("client_assertion", "")
         header, claims = _peek(assertion)
         client_id = claims.get("iss")

@@ -64,17 +64,31 @@ class SmartConfig:
     offline_lifetime: int = 30 * 24 * 3600
     online_lifetime: int = 12 * 3600
     ticket_lifetime: int = 600  # login → approval step
-    login_failures_allowed: int = 5  # per username per minute
+    launch_lifetime: int = 300  # EHR launch ids
+    login_failures_allowed: int = 5  # per username per window
+    login_failure_window: int = 60
     assertion_max_lifetime: int = 300
+    cors: bool = True  # advertised in the CapabilityStatement only when CORS is served
 
     @classmethod
     def from_settings(cls, settings: Any) -> SmartConfig:
-        """Optional Settings fields `access_token_lifetime`, `refresh_token_lifetime` are honoured."""
-        base = settings.public_base
+        """Lifetimes and throttling from `Settings` (JIAYI_ACCESS_TOKEN_LIFETIME …); anything a
+        settings object lacks keeps its default."""
+        defaults = cls(fhir_base=settings.public_base)
+
+        def pick(name: str, default: int) -> int:
+            return int(getattr(settings, name, default))
+
         return cls(
-            fhir_base=base,
-            access_token_lifetime=int(getattr(settings, "access_token_lifetime", 900)),
-            offline_lifetime=int(getattr(settings, "refresh_token_lifetime", 30 * 24 * 3600)),
+            fhir_base=settings.public_base,
+            access_token_lifetime=pick("access_token_lifetime", defaults.access_token_lifetime),
+            code_lifetime=pick("code_lifetime", defaults.code_lifetime),
+            offline_lifetime=pick("refresh_token_lifetime", defaults.offline_lifetime),
+            online_lifetime=pick("online_refresh_lifetime", defaults.online_lifetime),
+            launch_lifetime=pick("launch_lifetime", defaults.launch_lifetime),
+            login_failures_allowed=pick("login_failures_allowed", defaults.login_failures_allowed),
+            login_failure_window=pick("login_failure_window", defaults.login_failure_window),
+            cors=bool(getattr(settings, "cors_origins", ["*"])),
         )
 
     @property
@@ -132,7 +146,7 @@ def security_extension(config: SmartConfig) -> dict[str, Any]:
         ("revoke", config.endpoint("revoke")),
     ]
     return {
-        "cors": True,
+        "cors": config.cors,
         "service": [
             {
                 "coding": [

@@ -15,11 +15,12 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, event: str = "") -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.event = event  # for the audit trail, e.g. "refresh-reuse"
 
     def response(self) -> JSONResponse:
         headers = dict(NO_STORE)

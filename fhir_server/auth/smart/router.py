@@ -16,15 +16,17 @@ from urllib.parse import parse_qsl
 import httpx
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from ...core.clock import Clock, SystemClock
 from ..store import AuthStore
 from ..tokens import SigningKeys, TokenService
-from .authorize import AuthorizeFlow
+from .authorize import AuthorizeFlow, PatientCheck, page
 from .client_auth import ClientAuthenticator
 from .config import SmartConfig, openid_configuration, smart_configuration
 from .errors import OAuthError
+from .events import AuthEvents, Origin, no_events
+from .launch import EhrLauncher
 from .pages import error_page
 from .token import TokenEndpoint
 
@@ -54,19 +56,25 @@ def build_smart_router(
     http: httpx.Client | None = None,
     clock: Clock | None = None,
     config: SmartConfig | None = None,
+    events: AuthEvents = no_events,
+    patient_check: PatientCheck | None = None,
 ) -> APIRouter:
     """Routes: /fhir/.well-known/{smart,openid}-configuration and /auth/{authorize,token,…}.
 
     `database` is a `SqlDatabase` (or an Engine); `keys` comes from
-    `SigningKeys.load_or_create(AuthStore(database.engine))`; `http` fetches client JWKS URLs.
+    `SigningKeys.load_or_create(AuthStore(database.engine))`; `http` fetches client JWKS URLs;
+    `events` receives what the audit trail records; `patient_check` decides whether a user may
+    take a patient into context (the approval page's picker, `POST /auth/launch`).
     """
     config = config or SmartConfig.from_settings(settings)
     store = AuthStore(_engine(database), clock)
     tokens = TokenService(
         keys, config.fhir_base, config.access_token_lifetime, store, clock or SystemClock()
     )
-    endpoint = TokenEndpoint(store, config, tokens, ClientAuthenticator(store, config, http))
-    flow = AuthorizeFlow(store, config, keys)
+    clients = ClientAuthenticator(store, config, http)
+    endpoint = TokenEndpoint(store, config, tokens, clients, events)
+    flow = AuthorizeFlow(store, config, keys, events, patient_check)
+    launcher = EhrLauncher(store, config, tokens, patient_check)
     router = APIRouter()
 
     async def smart_config() -> Response:
@@ -80,35 +88,48 @@ def build_smart_router(
 
     async def authorize(request: Request) -> Response:
         params = dict(request.query_params)
+        posted = sorted(set(params) & _POST_ONLY)
+        if posted:  # credentials and the approval ticket never travel in a URL
+            message = f"{', '.join(posted)}: 只能以表单提交 · must be sent in a POST body"
+            return page(error_page(message), 400)
         if request.method == "POST":
             try:
                 params.update(await _form(request))
             except OAuthError as exc:
-                return HTMLResponse(error_page(exc.description), status_code=400)
-        return await run_in_threadpool(flow.handle, params)
+                return page(error_page(exc.description), 400)
+        return await run_in_threadpool(flow.handle, params, _origin(request))
 
     async def token(request: Request) -> Response:
         try:
             form = await _form(request)
         except OAuthError as exc:
             return exc.response()
-        return await run_in_threadpool(endpoint.token, form, request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        return await run_in_threadpool(endpoint.token, form, authorization, _origin(request))
 
     async def introspect(request: Request) -> Response:
         try:
             form = await _form(request)
         except OAuthError as exc:
             return exc.response()
-        return await run_in_threadpool(
-            endpoint.introspect, form, request.headers.get("authorization")
-        )
+        authorization = request.headers.get("authorization")
+        return await run_in_threadpool(endpoint.introspect, form, authorization, _origin(request))
 
     async def revoke(request: Request) -> Response:
         try:
             form = await _form(request)
         except OAuthError as exc:
             return exc.response()
-        return await run_in_threadpool(endpoint.revoke, form, request.headers.get("authorization"))
+        authorization = request.headers.get("authorization")
+        return await run_in_threadpool(endpoint.revoke, form, authorization, _origin(request))
+
+    async def launch(request: Request) -> Response:
+        try:
+            form = await _form(request)
+        except OAuthError as exc:
+            return exc.response()
+        authorization = request.headers.get("authorization")
+        return await run_in_threadpool(launcher.start, form, authorization)
 
     router.add_api_route(
         "/fhir/.well-known/smart-configuration",
@@ -129,7 +150,19 @@ def build_smart_router(
     router.add_api_route("/auth/token", token, methods=["POST"], include_in_schema=False)
     router.add_api_route("/auth/introspect", introspect, methods=["POST"], include_in_schema=False)
     router.add_api_route("/auth/revoke", revoke, methods=["POST"], include_in_schema=False)
+    router.add_api_route("/auth/launch", launch, methods=["POST"], include_in_schema=False)
     return router
+
+
+#: Never accepted in the query string of /auth/authorize.
+_POST_ONLY = frozenset({"username", "password", "ticket", "decision", "patient"})
+
+
+def _origin(request: Request) -> Origin:
+    return Origin(
+        request.client.host if request.client else None,
+        getattr(request.state, "request_id", "-"),
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -10,6 +10,7 @@ RFC 7662 (introspection: an invalid token is exactly `{"active": false}`) and RF
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from starlette.responses import JSONResponse, Response
 
+from ..passwords import new_token
 from ..principal import Principal
 from ..scopes import narrow, parse_scopes
 from ..store import AuthStore, ClientRecord, GrantRecord
@@ -24,6 +26,7 @@ from ..tokens import InvalidToken, TokenService
 from .client_auth import ClientAuthenticator
 from .config import SmartConfig
 from .errors import NO_STORE, OAuthError, invalid_client, token_json
+from .events import AuthEvents, Origin, no_events
 
 
 class TokenEndpoint:
@@ -33,29 +36,48 @@ class TokenEndpoint:
         config: SmartConfig,
         tokens: TokenService,
         clients: ClientAuthenticator,
+        events: AuthEvents = no_events,
     ) -> None:
         self._store = store
         self._config = config
         self._tokens = tokens
         self._clients = clients
+        self._events = events
 
-    def token(self, form: Mapping[str, str], authorization: str | None) -> Response:
+    def token(
+        self, form: Mapping[str, str], authorization: str | None, origin: Origin | None = None
+    ) -> Response:
+        origin = origin or Origin()
+        claimed = form.get("client_id") or None
         try:
-            grant_type = form.get("grant_type")
-            if not grant_type:
-                raise OAuthError("invalid_request", "grant_type is required")
-            handler = {
-                "authorization_code": self._authorization_code,
-                "refresh_token": self._refresh_token,
-                "client_credentials": self._client_credentials,
-            }.get(grant_type)
-            if handler is None:
-                raise OAuthError(
-                    "unsupported_grant_type", f"grant_type '{grant_type}' is not supported"
-                )
-            return token_json(handler(form, authorization))
+            body = self._grant(form, authorization)
         except OAuthError as exc:
+            event = exc.event or (
+                "invalid-client" if exc.error == "invalid_client" else "token-refused"
+            )
+            self._events(origin, event, exc.status, client_id=claimed,
+                         detail=f"{form.get('grant_type', '')}: {exc.error}")  # fmt: skip
             return exc.response()
+        principal = body.pop("_principal")
+        self._events(origin, "token", 200, username=principal.subject,
+                     client_id=principal.client_id, principal=principal,
+                     detail=f"{form.get('grant_type')}: {body.get('scope', '')}")  # fmt: skip
+        return token_json(body)
+
+    def _grant(self, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise OAuthError("invalid_request", "grant_type is required")
+        handler = {
+            "authorization_code": self._authorization_code,
+            "refresh_token": self._refresh_token,
+            "client_credentials": self._client_credentials,
+        }.get(grant_type)
+        if handler is None:
+            raise OAuthError(
+                "unsupported_grant_type", f"grant_type '{grant_type}' is not supported"
+            )
+        return handler(form, authorization)
 
     # -- grants -------------------------------------------------------------------------------------
     def _authorization_code(
@@ -65,6 +87,12 @@ class TokenEndpoint:
         grant = self._store.take_code(form.get("code", ""))
         if grant is None or grant.client_id != client.client_id:
             raise OAuthError("invalid_grant", "the code is invalid, expired or already used")
+        sent = grant.context.pop("_redirect_sent", True)
+        if sent and "redirect_uri" not in form:
+            raise OAuthError(
+                "invalid_request",
+                "redirect_uri is required: it was sent with the authorization request",
+            )
         if form.get("redirect_uri", grant.redirect_uri) != grant.redirect_uri:
             raise OAuthError(
                 "invalid_grant", "redirect_uri does not match the authorization request"
@@ -84,10 +112,13 @@ class TokenEndpoint:
         client = self._clients.authenticate(form, authorization)
         presented = form.get("refresh_token", "")
         current = self._store.refresh(presented)
-        if current is None:
-            self._store.rotate_refresh(
-                presented
-            )  # a reused (rotated-away) token revokes its family
+        if current is None and presented and self._store.reused(presented):
+            self._store.rotate_refresh(presented)  # a reused (rotated-away) token: family revoked
+            raise OAuthError(
+                "invalid_grant",
+                "the refresh token was used before; the grant is revoked",
+                event="refresh-reuse",
+            )
         if current is None or current.client_id != client.client_id:
             raise OAuthError("invalid_grant", "the refresh token is invalid, expired or revoked")
         grant = self._store.rotate_refresh(presented)
@@ -130,6 +161,7 @@ class TokenEndpoint:
             "token_type": "Bearer",
             "expires_in": expires_in,
             "scope": scope,
+            "_principal": principal,
         }
 
     def _respond(
@@ -137,12 +169,15 @@ class TokenEndpoint:
     ) -> dict[str, Any]:
         scopes = parse_scopes(grant.scope)
         principal = _principal(grant, scopes)
-        token, expires_in, _jti = self._tokens.access_token(principal)
+        refreshable = scopes.has("offline_access") or scopes.has("online_access")
+        family = grant.family or (new_token(16) if refreshable else "")
+        token, expires_in, _jti = self._tokens.access_token(principal, family or None)
         body: dict[str, Any] = {
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": expires_in,
             "scope": grant.scope,
+            "_principal": principal,
         }
         ctx = grant.context
         for name in ("patient", "encounter"):
@@ -162,23 +197,45 @@ class TokenEndpoint:
                 if scopes.has("offline_access")
                 else self._config.online_lifetime
             )
-            body["refresh_token"] = self._store.save_refresh(grant, lifetime)
+            body["refresh_token"] = self._store.save_refresh(
+                dataclasses.replace(grant, family=family), lifetime
+            )
         return body
 
     # -- introspection and revocation ---------------------------------------------------------------
-    def introspect(self, form: Mapping[str, str], authorization: str | None) -> Response:
-        if authorization and authorization.lower().startswith("bearer "):
-            try:
-                self._tokens.claims(authorization[7:].strip())
-            except InvalidToken:
-                return OAuthError(
-                    "invalid_token", "the caller's bearer token is not valid", 401
-                ).response()
-        else:
-            try:
-                self._clients.authenticate(form, authorization)
-            except OAuthError as exc:
-                return exc.response()
+    def introspect(
+        self, form: Mapping[str, str], authorization: str | None, origin: Origin | None = None
+    ) -> Response:
+        """RFC 7662 for resource servers and confidential clients only: a caller authenticates
+        as a confidential client (`client_secret_basic`, `private_key_jwt`) or presents a
+        back-end service's bearer token; public clients and user tokens are refused (401)."""
+        origin = origin or Origin()
+        try:
+            if authorization and authorization.lower().startswith("bearer "):
+                try:
+                    caller = self._tokens.claims(authorization[7:].strip())
+                except InvalidToken as exc:
+                    raise OAuthError(
+                        "invalid_token", "the caller's bearer token is not valid", 401
+                    ) from exc
+                if caller.get("kind") != "system":
+                    raise OAuthError(
+                        "invalid_client",
+                        "introspection is for resource servers and confidential clients",
+                        401,
+                    )
+            else:
+                client = self._clients.authenticate(form, authorization)
+                if client.is_public:
+                    raise OAuthError(
+                        "invalid_client",
+                        "introspection is for resource servers and confidential clients",
+                        401,
+                    )
+        except OAuthError as exc:
+            self._events(origin, "introspect-refused", exc.status,
+                         client_id=form.get("client_id") or None, detail=exc.error)  # fmt: skip
+            return exc.response()
         return JSONResponse(self._inspect(form.get("token", "")), headers=dict(NO_STORE))
 
     def _inspect(self, token: str) -> dict[str, Any]:
@@ -215,10 +272,15 @@ class TokenEndpoint:
             out["sub"] = grant.username
         return out
 
-    def revoke(self, form: Mapping[str, str], authorization: str | None) -> Response:
+    def revoke(
+        self, form: Mapping[str, str], authorization: str | None, origin: Origin | None = None
+    ) -> Response:
+        origin = origin or Origin()
         try:
             client = self._clients.authenticate(form, authorization)
         except OAuthError as exc:
+            self._events(origin, "invalid-client", exc.status,
+                         client_id=form.get("client_id") or None, detail="revoke")  # fmt: skip
             return exc.response()
         token = form.get("token", "")
         if not token:
@@ -230,7 +292,8 @@ class TokenEndpoint:
         if claims and claims.get("client_id") == client.client_id:
             self._store.revoke_access(str(claims["jti"]), int(claims["exp"]))
         elif not claims:
-            self._store.revoke_refresh(token, client.client_id)
+            self._store.revoke_refresh(token, client.client_id)  # and its access tokens
+        self._events(origin, "revoke", 200, client_id=client.client_id)
         return Response(status_code=200, headers=dict(NO_STORE))
 
 
