@@ -27,6 +27,7 @@ from .interactions.capabilities import handle_capabilities
 from .interactions.router import INTERACTIONS, InteractionSpec
 from .operations.registry import OperationRegistry, handle_operation
 from .operations.registry import discover as discover_operations
+from .rest.failures import failure_error
 from .rest.fhir_api import build_router
 from .rest.health import build_health_router
 from .rest.middleware import RequestIdMiddleware
@@ -276,11 +277,15 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Reached only by failures outside RequestIdMiddleware, which answers all the others.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        issue = E.Issue("fatal", "exception", "Internal server error", (), "JY-0500")
-        return error_response(E.FhirError(500, issue))
+        return error_response(failure_error(exc))
 
 
 def app_from_env() -> Any:
-    """uvicorn factory for multi-worker serving: settings come from JIAYI_* variables."""
+    """uvicorn factory for multi-worker serving: settings come from JIAYI_* variables.  Runs in
+    each worker; `jiayi serve` hands uvicorn the logging config, other launchers get it here."""
+    from .rest.logconfig import ensure_logging
+
+    ensure_logging()
     return create_app(Settings())

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from .auth.cli import clients_app, launch_command, users_app
 from .generator.cli import generate_command
 from .ig.cli import ig_app
 from .settings import Settings
 
+# rich_markup_mode=None: a bad option ends with click's one-line "Error: …", not a rich panel.
 app = typer.Typer(
-    help="Jiayi (家医) FHIR R4 server for family-doctor contract services.", no_args_is_help=True
+    help="Jiayi (家医) FHIR R4 server for family-doctor contract services.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -38,30 +42,55 @@ DatabaseUrl = Annotated[
 ]
 
 
+class AuthMode(StrEnum):
+    smart = "smart"
+    off = "off"
+
+
+class ReferentialIntegrity(StrEnum):
+    lenient = "lenient"
+    strict = "strict"
+
+
 def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the options (and JIAYI_* variables); a bad value ends the command with one
+    line per problem and exit status 2, not a traceback."""
+    values = {k: (v.value if isinstance(v, Enum) else v) for k, v in overrides.items()}
+    try:
+        return Settings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            flag = f"--{where.replace('_', '-')}"
+            option = flag if where in overrides else f"JIAYI_{where.upper()}"
+            typer.echo(f"Error: invalid {option}: {problem['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    from .rest.logconfig import configure_logging
+
+    configure_logging()
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(envvar="JIAYI_HOST", help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="JIAYI_PORT")] = 8080,
+    port: Annotated[int, typer.Option(envvar="JIAYI_PORT", min=0, max=65535)] = 8080,
     database_url: DatabaseUrl = None,
     auth: Annotated[
-        str, typer.Option(envvar="JIAYI_AUTH", help="smart | off (off only on loopback)")
-    ] = "smart",
+        AuthMode, typer.Option(envvar="JIAYI_AUTH", help="smart | off (off only on loopback)")
+    ] = AuthMode.smart,
     demo: Annotated[bool, typer.Option("--demo", help="load the demo data set first")] = False,
     workers: Annotated[int, typer.Option(envvar="JIAYI_WORKERS", min=1)] = 1,
-    max_request_bytes: Annotated[int, typer.Option(envvar="JIAYI_MAX_REQUEST_BYTES")] = 16
-    * 1024
-    * 1024,
+    max_request_bytes: Annotated[
+        int,
+        typer.Option(envvar="JIAYI_MAX_REQUEST_BYTES", min=1024, help="larger bodies get 413"),
+    ] = 16 * 1024 * 1024,
     referential_integrity: Annotated[
-        str, typer.Option(envvar="JIAYI_REFERENTIAL_INTEGRITY", help="lenient | strict")
-    ] = "lenient",
+        ReferentialIntegrity,
+        typer.Option(envvar="JIAYI_REFERENTIAL_INTEGRITY", help="lenient | strict"),
+    ] = ReferentialIntegrity.lenient,
     base_url: Annotated[
         str | None, typer.Option(envvar="JIAYI_BASE_URL", help="public FHIR base URL")
     ] = None,
@@ -70,6 +99,7 @@ def serve(
     import uvicorn
 
     from .app import prepare_database
+    from .rest.logconfig import logging_config
 
     _configure_logging()
     log = logging.getLogger("jiayi")
@@ -108,6 +138,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        log_config=logging_config(),
         access_log=False,
         timeout_graceful_shutdown=30,
     )

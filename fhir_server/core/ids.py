@@ -7,6 +7,8 @@ import uuid
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _VERSION = re.compile(r"^[1-9][0-9]{0,17}$")
+#: The largest value a database BIGINT (and SQLite INTEGER) holds.
+MAX_INT64 = 2**63 - 1
 
 
 def is_valid_id(value: str) -> bool:
@@ -15,6 +17,15 @@ def is_valid_id(value: str) -> bool:
 
 def is_valid_version(value: str) -> bool:
     return bool(_VERSION.match(value))
+
+
+def parse_counter(value: str) -> int | None:
+    """A non-negative decimal that fits a BIGINT (`_page` cursors, `_count`); None otherwise."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_INT64 else None
 
 
 def new_id() -> str:

@@ -43,7 +43,7 @@ def handle_bundle(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirR
         raise E.bad_request(
             f"Bundle.type must be batch or transaction, not '{kind}'", "Bundle.type"
         )
-    entries = bundle.get("entry") or []
+    entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise E.bad_request("Bundle.entry must be an array", "Bundle.entry", code="structure")
     base_path = urlsplit(repo.ctx.base_url).path
@@ -73,7 +73,12 @@ def _entry_request(
             "entry.request needs a method (GET HEAD POST PUT PATCH DELETE) and a url",
             f"{where}.request",
         )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return E.bad_request(
+            f"entry.request.url '{url}' is not a URL: {exc}", f"{where}.request.url"
+        )
     path = parts.path
     if parts.scheme and base_path and path.startswith(base_path):
         path = path[len(base_path) :]
@@ -83,7 +88,10 @@ def _entry_request(
     body = entry.get("resource")
     content_type = "application/fhir+json"
     if method == "PATCH" and isinstance(body, dict) and body.get("resourceType") == "Binary":
-        content_type, body = _binary_patch(body, where)
+        try:
+            content_type, body = _binary_patch(body, where)
+        except E.FhirError as exc:
+            return exc
     query = parse_qsl(parts.query, keep_blank_values=True)
     full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
     return FhirRequest(method, path.strip("/"), query, headers, body, content_type, full_url)
@@ -92,9 +100,13 @@ def _entry_request(
 def _binary_patch(binary: dict[str, Any], where: str) -> tuple[str, Any]:
     from ..core.jsonio import loads
 
+    data = binary.get("data", "")
+    if not isinstance(data, str):
+        raise E.bad_request("Binary.data must be a base64 string", f"{where}.resource.data")
     try:
-        raw = base64.b64decode(binary.get("data", ""), validate=True)
-        return str(binary.get("contentType", "application/json-patch+json")), loads(raw)
+        raw = base64.b64decode(data, validate=True)
+        kind = binary.get("contentType")
+        return (kind if isinstance(kind, str) else "application/json-patch+json"), loads(raw)
     except (binascii.Error, ValueError) as exc:
         raise E.bad_request(
             f"The Binary patch is not base64 JSON: {exc}", f"{where}.resource.data"

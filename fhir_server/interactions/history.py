@@ -6,17 +6,20 @@ sequence) so pages stay correct while others write.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from ..core import errors as E
 from ..core.clock import fhir_instant
 from ..core.fhirdate import parse_instant, parse_period
-from ..core.ids import etag
+from ..core.ids import etag, parse_counter
 from ..services.repository import FhirRepository
 from ..storage.ports import HistoryQuery, StoredResource
 from .model import FhirRequest, FhirResponse
 from .route import Route
+
+T = TypeVar("T")
 
 _STATUS = {"POST": "201 Created", "PUT": "200 OK", "PATCH": "200 OK", "DELETE": "200 OK"}
 
@@ -25,28 +28,33 @@ def page_size(repo: FhirRepository, req: FhirRequest) -> int:
     raw = req.param("_count")
     if raw is None:
         return repo.components.default_page_size
-    if not raw.isdigit():
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
         raise E.bad_request(f"_count must be a non-negative integer, not '{raw}'", "_count")
-    return min(int(raw), repo.components.max_page_size)
+    return min(int(text), repo.components.max_page_size)
 
 
 def _query(repo: FhirRepository, req: FhirRequest, route: Route) -> HistoryQuery:
     since = at_start = at_end = None
     before = None
-    try:
-        if (raw := req.param("_since")) is not None:
-            since = parse_instant(raw)
-        if (raw := req.param("_at")) is not None:
-            at_start, at_end = parse_period(raw)
-    except ValueError as exc:
-        raise E.bad_request(str(exc), "_since" if req.param("_since") else "_at") from exc
+    if (raw := req.param("_since")) is not None:
+        since = _instant_param("_since", raw, parse_instant)
+    if (raw := req.param("_at")) is not None:
+        at_start, at_end = _instant_param("_at", raw, parse_period)
     if (raw := req.param("_page")) is not None:
-        if not raw.isdigit():
-            raise E.bad_request("_page is not a valid history cursor", "_page")
-        before = int(raw)
+        before = parse_counter(raw)
+        if before is None:
+            raise E.bad_request(f"_page '{raw}' is not a valid history cursor", "_page")
     return HistoryQuery(
         route.resource_type, route.id, since, at_start, at_end, before, page_size(repo, req)
     )
+
+
+def _instant_param(name: str, raw: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise E.bad_request(f"{name}: {exc}", name) from exc
 
 
 def _entry(base: str, record: StoredResource) -> dict[str, Any]:

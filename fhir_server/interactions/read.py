@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from ..core.ids import parse_etag
@@ -28,6 +29,16 @@ def handle_vread(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirRe
     return _respond(repo, req, record, conditional=False)
 
 
+def http_date_value(value: str) -> datetime | None:
+    """An HTTP date (RFC 9110 §5.6.7) as an aware datetime; a date without a zone is read as UTC
+    (HTTP dates are GMT by definition); None when the value is no date at all."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
 def _not_modified(req: FhirRequest, record: StoredResource) -> bool:
     if_none_match = req.header("if-none-match")
     if if_none_match is not None:
@@ -35,11 +46,8 @@ def _not_modified(req: FhirRequest, record: StoredResource) -> bool:
         return "*" in tags or str(record.version_id) in tags
     since = req.header("if-modified-since")
     if since:
-        try:
-            when = parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-        return record.last_updated.replace(microsecond=0) <= when
+        when = http_date_value(since)
+        return when is not None and record.last_updated.replace(microsecond=0) <= when
     return False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -118,6 +119,7 @@ def _public(method: str, path: str) -> bool:
 
 
 async def _fhir_request(request: Request, path: str, limit: int) -> FhirRequest:
+    resolve(FhirRequest(request.method, path))  # 404/405 for what is not there, whatever the body
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -134,6 +136,7 @@ async def _fhir_request(request: Request, path: str, limit: int) -> FhirRequest:
     query = [
         (k, v) for k, v in request.query_params.multi_items() if k not in ("_format", "_pretty")
     ]
+    _check_query(query)
     check_format(request.query_params.get("_format"), request.headers.get("accept"))
     content_type = request.headers.get("content-type")
     body: Any = None
@@ -153,6 +156,21 @@ async def _fhir_request(request: Request, path: str, limit: int) -> FhirRequest:
         body = parse_body(request.method, content_type, raw)
     headers = {k.lower(): v for k, v in request.headers.items()}
     return FhirRequest(request.method, path, query, headers, body, content_type)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _check_query(query: list[tuple[str, str]]) -> None:
+    """No FHIR value holds a control character (datatypes.html#string), and PostgreSQL cannot
+    compare text with NUL in it: such a parameter is refused before it reaches a query."""
+    for key, value in query:
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            raise E.bad_request(
+                f"The query parameter '{key.encode('unicode_escape').decode()}' holds a control "
+                "character",
+                key.encode("unicode_escape").decode(),
+            )
 
 
 def _too_large(limit: int) -> E.FhirError:

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from ..storage.ports import Database
+from .failures import RETRY_AFTER_SECONDS
 
 
 def build_health_router(database: Database) -> APIRouter:
@@ -22,6 +23,7 @@ def build_health_router(database: Database) -> APIRouter:
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "database": ok},
             status_code=200 if ok else 503,
+            headers=None if ok else {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
     return router

@@ -1,6 +1,9 @@
-"""Request id (`X-Request-Id`, echoed or generated) and one structured access-log line per request.
+"""The outermost layer of every request: request id (`X-Request-Id`, echoed or generated), the
+last line of defence against unexpected exceptions, and one structured access-log line.
 
-Written as plain ASGI middleware so streaming and the threadpool are untouched.
+Written as plain ASGI middleware so streaming and the threadpool are untouched.  An exception that
+escapes the application becomes an OperationOutcome here (503 + `Retry-After` when the database is
+unreachable, else 500) — so every response, 500s included, carries the request id and is logged.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.jsonio import dumps
+from ..core.outcome import operation_outcome
+from .failures import failure_error
+
 access_log = logging.getLogger("jiayi.access")
+error_log = logging.getLogger("jiayi.error")
 _MAX_ID = 200
+_FHIR_JSON = b"application/fhir+json; charset=utf-8"
 
 
 class RequestIdMiddleware:
@@ -28,19 +37,48 @@ class RequestIdMiddleware:
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500
+        status = 0  # 0: no response was sent (the client went away first)
+        header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), header]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            error = failure_error(exc)
+            if error.status == 500:
+                error_log.exception(
+                    "unhandled error on %s %s (request %s)",
+                    scope.get("method"),
+                    scope.get("path"),
+                    request_id,
+                )
+            else:
+                error_log.warning(
+                    "%s on %s %s (request %s): %s",
+                    error.status,
+                    scope.get("method"),
+                    scope.get("path"),
+                    request_id,
+                    exc,
+                )
+            if status:  # the response had begun: nothing can be sent any more
+                raise
+            body = dumps(operation_outcome(error.issues))
+            headers = [
+                (b"content-type", _FHIR_JSON),
+                (b"content-length", str(len(body)).encode()),
+                *((k.lower().encode(), v.encode()) for k, v in error.headers.items()),
+            ]
+            await send_with_id(
+                {"type": "http.response.start", "status": error.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": body})
         finally:
             _log(scope, request_id, status, started)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import errors as E
-from ..core.jsonio import loads
+from ..core.jsonio import MAX_DEPTH, loads, nests_deeper_than
 
 FHIR_JSON = "application/fhir+json"
 JSON_TYPES = {"application/fhir+json", "application/json", "application/json+fhir", "text/json"}
@@ -69,6 +69,12 @@ def parse_body(method: str, content_type: str | None, raw: bytes) -> Any:
             ),
         )
     try:
-        return loads(raw)
+        body = loads(raw)
     except ValueError as exc:
         raise E.bad_request(f"The body is not valid JSON: {exc}", code="structure") from exc
+    if nests_deeper_than(body, MAX_DEPTH):
+        raise E.bad_request(
+            f"The body nests objects and arrays more than {MAX_DEPTH} levels deep",
+            code="too-costly",
+        )
+    return body

@@ -72,6 +72,8 @@ def date_range(value: str) -> tuple[int, int] | None:
                 end = start + timedelta(milliseconds=10 ** (3 - len(frac)))
     except ValueError:
         return None
+    except OverflowError:  # the period runs past 9999-12-31T23:59:59: open at the top
+        end = None
     return _ms(start), (_ms(end) - 1 if end is not None else MAX_MS)
 
 

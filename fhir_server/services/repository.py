@@ -19,7 +19,7 @@ from ..auth.bearer import forbidden
 from ..auth.matching import RestrictionMatcher
 from ..core import errors as E
 from ..core.clock import fhir_instant
-from ..core.ids import is_valid_id, new_id
+from ..core.ids import is_valid_id, is_valid_version, new_id
 from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
@@ -311,7 +311,7 @@ class FhirRepository:
     def vread(self, resource_type: str, resource_id: str, version: str) -> StoredResource:
         self.check_type(resource_type)
         self.check_id(resource_id)
-        if not version.isdigit() or int(version) < 1:
+        if not is_valid_version(version):  # also bounds it to what a BIGINT holds
             raise E.not_found(resource_type, resource_id, version)
         self._require("vread", resource_type)
         with self._reading() as uow:

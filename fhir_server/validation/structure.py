@@ -40,6 +40,7 @@ _INT_RANGES = {
 _FREE_TEXT = frozenset({"string", "markdown", "xhtml"})  # no regex beyond "non-empty"
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below U+0020 except tab, LF, CR
 _DATE_PREFIX = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
@@ -200,6 +201,8 @@ def primitive_problem(ptype: PrimitiveType, value: Any) -> str | None:
         return f"A {code} must be a JSON string"
     if not value:
         return "Empty strings are not allowed"
+    if (bad := _CONTROL.search(value)) is not None:  # datatypes.html#string
+        return f"A {code} must not contain the control character U+{ord(bad.group()):04X}"
     if ptype.max_length is not None and len(value) > ptype.max_length:
         return f"A {code} must not exceed {ptype.max_length} characters"
     if code in _FREE_TEXT:
