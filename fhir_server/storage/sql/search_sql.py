@@ -5,7 +5,7 @@ reverse chaining, composite, `:in`/`:not-in`/`:above`/`:below`/`:of-type`, `_tex
 `_list`).  Every clause becomes an `EXISTS` (or `NOT EXISTS`) correlated on the resource's
 (res_type, res_id); chains and `_has` nest further `EXISTS` through `search_reference`;
 `AnyOf`/`Negation` become OR/AND/NOT around them.  Composite values join their component rows
-on `grp`.  The only SQLite/PostgreSQL difference — byte-wise ordering of ids — is `collate_c`.
+on `grp`.  Resource keys order byte-wise on both databases (migration 0008, `collate_c`).
 Concept sets (`ConceptValue`) must be resolved to `CodeSetValue` before compiling (search.py).
 """
 
@@ -45,8 +45,10 @@ _TOP = "\U0010ffff"  # sorts after every other character, byte-wise, on both dat
 
 
 def collate_c(expr: Any, dialect: str) -> Any:
-    """Byte-wise ordering (SQLite's BINARY default) on PostgreSQL too."""
-    return expr.collate("C") if dialect == "postgresql" else expr
+    """Byte-wise ordering of resource keys.  Since migration 0008 the key columns are
+    `COLLATE "C"` on PostgreSQL (BINARY on SQLite), so the plain column orders byte-wise and its
+    indexes serve the order; an explicit COLLATE here would only hide them from the planner."""
+    return expr
 
 
 def _like_escape(value: str) -> str:
@@ -85,9 +87,7 @@ def by_type_condition(guard: ByType, type_col: Any, id_col: Any) -> ColumnElemen
     whole = [t for t, c in guard.cases if c is None]
     parts: list[Any] = [type_col.in_(whole)] if whole else []
     parts += [
-        and_(type_col == t, condition(c, type_col, id_col))
-        for t, c in guard.cases
-        if c is not None
+        and_(type_col == t, condition(c, type_col, id_col)) for t, c in guard.cases if c is not None
     ]
     return or_(*parts) if parts else false()
 

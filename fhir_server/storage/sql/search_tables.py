@@ -2,8 +2,9 @@
 
 Spec: http://hl7.org/fhir/R4/search.html.  Every row is keyed by (res_type, res_id, param) and
 belongs to the current version of a live resource; the indexer replaces a resource's rows in the
-same transaction as the write.  Strings use the byte-wise "C" collation on PostgreSQL so that
-ordering and prefix ranges behave as SQLite's BINARY collation does.  Dates are epoch
+same transaction as the write.  Strings and the resource keys use the byte-wise "C" collation on
+PostgreSQL (keys since migration 0008) so that ordering and prefix ranges behave as SQLite's
+BINARY collation does.  Dates are epoch
 milliseconds (inclusive [low, high]) so both databases compare plain integers.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
-from .tables import metadata
+from .tables import Key, metadata
 
 #: byte-wise comparison on both databases (SQLite's default BINARY collation).
 CString = String(255).with_variant(String(255, collation="C"), "postgresql")
@@ -21,8 +22,8 @@ def _key_columns(grouped: bool = True) -> list[Column]:
     """(res_type, res_id, param) and, for typed tables, `grp`: the composite value a component
     row belongs to (migration 0004; NULL for ordinary rows)."""
     columns = [
-        Column("res_type", String(64), nullable=False),
-        Column("res_id", String(64), nullable=False),
+        Column("res_type", Key, nullable=False),
+        Column("res_id", Key, nullable=False),
         Column("param", String(100), nullable=False),
     ]
     return [*columns, Column("grp", Integer, nullable=True)] if grouped else columns
@@ -84,8 +85,8 @@ search_reference = Table(
     "search_reference",
     metadata,
     *_key_columns(),
-    Column("target_type", String(64), nullable=True),
-    Column("target_id", String(64), nullable=True),
+    Column("target_type", Key, nullable=True),
+    Column("target_id", Key, nullable=True),
     Column("url", CString, nullable=True),
     Index("ix_search_reference_target", "target_id", "target_type", "param", "res_type"),
     Index("ix_search_reference_url", "url"),

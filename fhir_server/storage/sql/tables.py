@@ -26,14 +26,17 @@ metadata = MetaData()
 
 #: JSONB on PostgreSQL, JSON text on SQLite.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+#: Resource keys (type, id): byte-wise on both databases (SQLite's BINARY default; "C" on
+#: PostgreSQL, migration 0008), so ORDER BY res_type, res_id walks the primary key.
+Key = String(64).with_variant(String(64, collation="C"), "postgresql")
 #: 64-bit sequence on PostgreSQL; SQLite needs INTEGER for its rowid alias.
 Seq = BigInteger().with_variant(Integer(), "sqlite")
 
 resource = Table(
     "resource",
     metadata,
-    Column("res_type", String(64), primary_key=True),
-    Column("res_id", String(64), primary_key=True),
+    Column("res_type", Key, primary_key=True),
+    Column("res_id", Key, primary_key=True),
     Column("version_id", Integer, nullable=False),
     Column("last_updated", DateTime(timezone=True), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
@@ -45,8 +48,8 @@ resource_history = Table(
     "resource_history",
     metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
-    Column("res_type", String(64), nullable=False),
-    Column("res_id", String(64), nullable=False),
+    Column("res_type", Key, nullable=False),
+    Column("res_id", Key, nullable=False),
     Column("version_id", Integer, nullable=False),
     Column("last_updated", DateTime(timezone=True), nullable=False),
     Column("method", String(8), nullable=False),
