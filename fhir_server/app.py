@@ -144,6 +144,7 @@ def build_components(
     )
     return ServerComponents(
         write_rules=discover_write_rules(),
+        settings=settings,
         database=db,
         types=types or defs,
         validator=validator or full_validator(defs),
@@ -187,7 +188,12 @@ class BackgroundWorker(Protocol):
 def background_workers(comps: ServerComponents, settings: Settings) -> list[BackgroundWorker]:
     """The background loops `jiayi serve` runs (off with `JIAYI_BACKGROUND_TASKS=false`; tests
     build apps without them unless they test them)."""
-    return []
+    from .jobs.scheduler import build_scheduler
+
+    workers: list[BackgroundWorker] = []
+    if isinstance(comps.database, SqlDatabase):  # the scheduled JOBS, one runner across processes
+        workers.append(build_scheduler(comps, settings))
+    return workers
 
 
 def create_app(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, FilePath
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Database connection pool (PostgreSQL).
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=50, ge=0)
+    # Reserved referral capacity: a JSON file shaped like profiles/referrals/reservation-policy.json
+    # (shares and release lead times per hospital/department/kind); None: the shipped policy.
+    reservation_policy: FilePath | None = None
 
     # SMART authorisation server (issue 5): lifetimes in seconds, login throttling, CORS.
     access_token_lifetime: int = Field(default=900, ge=30, le=86400)

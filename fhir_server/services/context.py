@@ -64,6 +64,7 @@ class ServerComponents:
     compartment: Any = None  # auth.compartments.PatientCompartment (membership for access control)
     audit: Any = None  # services.audit.AuditSink (None: no audit trail)
     write_rules: tuple[WriteRule, ...] = ()  # business rules on generic writes, in order
+    settings: Any = None  # the Settings these were built from (deploy-time domain configuration)
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,4 @@ class RequestContext:
     request_id: str = "-"
     principal: Any = None
     system_name: str | None = None  # set for jobs and seeders acting as the system
+    writer: RequestContext | None = None  # in a write rule's repository: the write it rules on

@@ -257,7 +257,9 @@ class FhirRepository:
     def _rule_repo(self, uow: UnitOfWork) -> FhirRepository:
         """The rules' repository: the same unit of work, acting as the server; what the rules
         write themselves runs no rules (a rule's own slot release or notification is trusted)."""
-        ctx = RequestContext(self.ctx.base_url, self.ctx.request_id, None, "write-rules")
+        ctx = RequestContext(
+            self.ctx.base_url, self.ctx.request_id, None, "write-rules", writer=self.ctx
+        )
         repo = FhirRepository(ctx, dataclasses.replace(self.components, write_rules=()))
         repo._uow = uow
         return repo
