@@ -1,7 +1,8 @@
 """`Appointment/$book`: convenience over the standard booking, which stays `POST Appointment` naming the
 slot (INTERFACE.md).  Input: `referral` (the upward ServiceRequest) and `slot`; the Appointment is
-built from them (patient = the referral's subject, start/end = the slot's, basedOn = the referral)
-and created through the repository, so the same write rules decide: 201 with the Appointment, 409
+built from them (patient = the referral's subject, start/end = the slot's, basedOn = the referral;
+into a reserved slot it claims the guide's `jiayi-referral-appointment` profile) and created through
+the repository, so the same write rules decide: 201 with the Appointment, 409
 when the slot is taken, 422 when a reserved slot may not be used.
 OperationDefinition: profiles/operations/OperationDefinition-appointment-book.json.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import errors as E
+from ..domain.referrals import rules as R
 from ..domain.referrals import service as S
 from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
@@ -46,6 +48,8 @@ def handle(repo: FhirRepository, op: OperationInput) -> FhirResponse:
         "end": slot.get("end"),
         "participant": participants,
     }
+    if R.is_reserved(slot):  # the guide's profile of a booking into reserved capacity
+        appointment["meta"] = {"profile": [R.REFERRAL_APPOINTMENT_PROFILE]}
     if op.one("comment"):
         appointment["comment"] = op.one("comment")
     created = repo.create("Appointment", appointment).record

@@ -17,7 +17,7 @@ URL = "https://jiayi.health/fhir/OperationDefinition/referral-reserve"
 
 def handle(repo: FhirRepository, op: OperationInput) -> FhirResponse:
     assert op.id is not None
-    counts = reserve_schedule(repo, op.id, load_policy())
+    counts = reserve_schedule(repo, op.id, load_policy(repo.components))
     return FhirResponse(200, parameters_resource(counts))
 
 

@@ -7,8 +7,11 @@ report numbers.  Bookings are standard `POST Appointment` (INTERFACE.md)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +30,7 @@ from tests.domain.referrals.referral_data import (
     appointment,
     build_world,
     ref,
+    referral_code,
     upward_referral,
 )
 
@@ -61,6 +65,13 @@ class Env:
     def put(self, resource: dict[str, Any]) -> Any:
         return self.http.put(f"/fhir/{resource['resourceType']}/{resource['id']}", json=resource)
 
+    def patch(self, path: str, operations: list[dict[str, Any]]) -> Any:
+        return self.http.patch(
+            f"/fhir/{path}",
+            json=operations,
+            headers={"Content-Type": "application/json-patch+json"},
+        )
+
     def search(self, path: str, **params: Any) -> list[dict[str, Any]]:
         return [
             e["resource"]
@@ -69,14 +80,20 @@ class Env:
         ]
 
 
-@pytest.fixture
-def env(database_url: str) -> Iterator[Env]:
-    settings = make_settings(database_url)
+@contextmanager
+def running(database_url: str, **overrides: Any) -> Iterator[Env]:
+    settings = make_settings(database_url, **overrides)
     clock = MovableClock(T0)
     components = dataclasses.replace(build_components(settings), clock=clock)
     app = create_app(settings, components=components)
     with TestClient(app) as http:
         yield Env(http, clock, settings, components)
+
+
+@pytest.fixture
+def env(database_url: str) -> Iterator[Env]:
+    with running(database_url) as e:
+        yield e
 
 
 @pytest.fixture
@@ -131,12 +148,14 @@ def test_hypertensive_resident_referred_up_and_booked_into_reserved_expert_slot(
         task = env.get(f"Task/{task['id']}")
         assert env.put({**task, "status": status}).status_code == 200
     notes = env.search("Communication", **{"based-on": f"ServiceRequest/{referral['id']}"})
-    assert len(notes) == 2
+    about = {n["about"][0]["reference"].split("/")[0] for n in notes}
+    assert len(notes) == 3 and about == {"Appointment", "Task"}
     for note in notes:
-        assert {r["reference"] for r in note["recipient"]} == {
-            f"CareTeam/{world.team['id']}",
-            f"PractitionerRole/{world.family_doctor['id']}",
-        }
+        expected = {f"CareTeam/{world.team['id']}", f"PractitionerRole/{world.family_doctor['id']}"}
+        if note["about"][0]["reference"].startswith("Appointment/"):  # the booking: hospital too
+            expected.add(f"Organization/{world.hospital['id']}")
+            assert "booked" in note["payload"][0]["contentString"]
+        assert {r["reference"] for r in note["recipient"]} == expected
     assert env.get(f"ServiceRequest/{referral['id']}")["status"] == "completed"
 
 
@@ -214,12 +233,26 @@ def test_reserved_slots_released_by_the_job(env: Env, world: World) -> None:
 
 def test_rejection_with_alternative(env: Env, world: World) -> None:
     schedule = add_schedule(env.create, world, "examination")
-    (alternative,) = add_slots(env.create, schedule, T0 + timedelta(days=6), 1, reserved=1)
-    referral = env.create(upward_referral(world, code={"text": "冠脉CTA"}))
+    reserved, public = add_slots(env.create, schedule, T0 + timedelta(days=6), 2, reserved=1)
+    expert = add_schedule(env.create, world, "expert")
+    add_slots(
+        env.create, expert, T0 + timedelta(days=6), 1, reserved=1
+    )  # another kind: not offered
+    referral = env.create(
+        upward_referral(
+            world,
+            code=referral_code("冠脉CTA"),
+            category=[
+                {"coding": [{"system": R.DIRECTION_SYSTEM, "code": "up"}]},
+                {"coding": [{"system": R.CAPACITY_SYSTEM, "code": "examination"}]},
+            ],
+        )
+    )
     (task,) = env.search("Task", focus=f"ServiceRequest/{referral['id']}")
 
+    # alternatives: the referral's capacity kind only, reserved first
     offered = env.get(f"ServiceRequest/{referral['id']}/$referral-alternatives")
-    assert [e["resource"]["id"] for e in offered["entry"]] == [alternative["id"]]
+    assert [e["resource"]["id"] for e in offered["entry"]] == [reserved["id"], public["id"]]
 
     # rejecting without a reason is refused
     assert env.put({**task, "status": "rejected"}).status_code == 422
@@ -230,7 +263,7 @@ def test_rejection_with_alternative(env: Env, world: World) -> None:
         "output": [
             {
                 "type": {"coding": [{"system": R.MARKER_SYSTEM, "code": "alternative"}]},
-                "valueReference": ref(alternative),
+                "valueReference": ref(public),
             }
         ],
     }
@@ -239,15 +272,21 @@ def test_rejection_with_alternative(env: Env, world: World) -> None:
     assert r.json()["executionPeriod"]["start"]
     (note,) = env.search("Communication", **{"based-on": f"ServiceRequest/{referral['id']}"})
     assert "本周预留检查号源已满" in note["payload"][0]["contentString"]
-    assert note["payload"][1]["contentReference"] == ref(alternative)
+    assert note["payload"][1]["contentReference"] == ref(public)
     assert ref(world.team) in note["recipient"]
-    # the family doctor takes the alternative: priority "examination" is recorded
-    assert (
-        env.http.post(
-            "/fhir/Appointment", json=appointment(world, alternative, referral)
-        ).status_code
-        == 201
-    )
+
+    # a referral the hospital turned down books no reserved capacity, and is offered public slots
+    offered = env.get(f"ServiceRequest/{referral['id']}/$referral-alternatives")
+    assert [e["resource"]["id"] for e in offered["entry"]] == [public["id"]]
+    r = env.http.post("/fhir/Appointment", json=appointment(world, reserved, referral))
+    assert r.status_code == 422
+    issue = r.json()["issue"][0]
+    assert "turned down by the hospital" in issue["diagnostics"]
+    assert issue["expression"] == ["Appointment.basedOn"]
+    assert env.get(f"Slot/{reserved['id']}")["status"] == "free"
+    # the family doctor takes the public alternative: priority "examination" is recorded
+    r = env.http.post("/fhir/Appointment", json=appointment(world, public, referral))
+    assert r.status_code == 201, r.text
     assert R.priorities_used(env.get(f"ServiceRequest/{referral['id']}")) == ["examination"]
 
 
@@ -323,16 +362,32 @@ def _report(env: Env, world: World) -> dict[str, Any]:
 
 
 def test_report_numbers_are_exact(env: Env, world: World) -> None:
+    other = build_world(env.create, name="陈五")  # another hospital: its referrals do not count
     expert = add_schedule(env.create, world, "expert")
     beds = add_schedule(env.create, world, "bed")
     e_slots = add_slots(env.create, expert, T0 + timedelta(days=1), 5, reserved=3)  # 3 reserved
     b_slots = add_slots(
         env.create, beds, T0 + timedelta(days=4), 4, every=timedelta(days=1), reserved=2
     )
+    stranger = env.create({"resourceType": "Patient", "name": [{"text": "李四"}]})  # not signed
 
     up1 = env.create(upward_referral(world))  # authored T0
     env.clock.at = T0 + timedelta(hours=1)
-    up2 = env.create(upward_referral(world, priority="urgent"))
+    up2 = env.create(
+        upward_referral(world, priority="urgent")
+    )  # urgent, complete, signed: no bypass
+    # urgent, incomplete (no reason, no summary), for a resident without a contract: bypasses twice
+    up3 = env.create(
+        upward_referral(
+            world,
+            priority="stat",
+            subject=ref(stranger),
+            reasonCode=None,
+            note=None,
+            supportingInfo=None,
+        )
+    )
+    assert (R.MARKER_SYSTEM, "emergency-bypass") in _tags(up3)
     assert (
         env.http.post("/fhir/Appointment", json=appointment(world, e_slots[0], up1)).status_code
         == 201
@@ -341,6 +396,11 @@ def test_report_numbers_are_exact(env: Env, world: World) -> None:
         env.http.post("/fhir/Appointment", json=appointment(world, b_slots[0], up2)).status_code
         == 201
     )  # +95 h
+    body = appointment(world, b_slots[1], up3)
+    body["participant"] = [{"actor": ref(stranger), "status": "accepted"}]
+    booked = env.http.post("/fhir/Appointment", json=body)  # +119 h
+    assert booked.status_code == 201, booked.text
+    assert (R.MARKER_SYSTEM, "emergency-bypass") in _tags(booked.json())
     assert (
         env.http.post("/fhir/Appointment", json=appointment(world, e_slots[4])).status_code == 201
     )  # public
@@ -350,21 +410,31 @@ def test_report_numbers_are_exact(env: Env, world: World) -> None:
     (t2,) = env.search("Task", focus=f"ServiceRequest/{up2['id']}")
     env.put({**t2, "status": "rejected", "statusReason": {"text": "no bed"}})
     down1 = env.create(_downward(world, world.hospital_doctor, world.patient))
-    env.create(_downward(world, world.hospital_doctor, world.patient))
+    # a hospital doctor named as Practitioner: counted through PractitionerRole?practitioner=
+    practitioner = {"resourceType": "Practitioner", "id": ref_id(world.hospital_doctor)}
+    env.create(_downward(world, practitioner, world.patient))
+    other_doctor = {"resourceType": "Practitioner", "id": ref_id(other.hospital_doctor)}
+    env.create(_downward(world, other_doctor, world.patient))  # the other hospital's
     (d1,) = env.search("Task", focus=f"ServiceRequest/{down1['id']}")
     env.clock.at += timedelta(hours=3)
     env.put({**d1, "status": "accepted"})
 
     report = _report(env, world)
     assert report["expert"] == {"reserved": 3, "used": 1, "released": 2, "unused": 0}
-    assert report["bed"] == {"reserved": 2, "used": 1, "released": 0, "unused": 1}
+    assert report["bed"] == {"reserved": 2, "used": 2, "released": 0, "unused": 0}
     assert report["examination"] == {"reserved": 0, "used": 0, "released": 0, "unused": 0}
-    assert report["referrals"] == {"up": 2, "down": 2, "up-rejected": 1, "up-completed": 0}
+    assert report["referrals"] == {
+        "up": 3,
+        "down": 2,
+        "up-rejected": 1,
+        "up-completed": 0,
+        "emergency-bypass": 1,
+    }
     assert report["waiting-time"] == {
-        "count": 2,
-        "mean-hours": 59.5,
-        "median-hours": 59.5,
-        "max-hours": 95.0,
+        "count": 3,
+        "mean-hours": 79.33,
+        "median-hours": 95.0,
+        "max-hours": 119.0,
     }
     assert report["acknowledgement-time"] == {
         "count": 1,
@@ -373,6 +443,12 @@ def test_report_numbers_are_exact(env: Env, world: World) -> None:
         "max-hours": 3.0,
         "pending": 1,
     }
+    assert _report(env, other)["referrals"]["down"] == 1
+
+
+def ref_id(role: dict[str, Any]) -> str:
+    """The Practitioner id behind a PractitionerRole."""
+    return str(role["practitioner"]["reference"]).split("/")[1]
 
 
 def test_book_operation_and_delete_frees_the_slot(env: Env, world: World) -> None:
@@ -415,3 +491,443 @@ def test_operations_and_jobs_are_declared(env: Env) -> None:
     from fhir_server.jobs.registry import discover
 
     assert {"release-reserved-slots", "reserve-referral-slots"} <= set(discover())
+
+
+# -- every write path (issue 8 hardening) ------------------------------------------------------------
+def _booking_notes(env: Env, referral: dict[str, Any]) -> list[dict[str, Any]]:
+    notes = env.search("Communication", **{"based-on": f"ServiceRequest/{referral['id']}"})
+    return [n for n in notes if n["about"][0]["reference"].startswith("Appointment/")]
+
+
+def test_transaction_with_two_bookings_of_one_slot_stores_nothing(env: Env, world: World) -> None:
+    schedule = add_schedule(env.create, world, "expert")
+    (slot,) = add_slots(env.create, schedule, T0 + timedelta(days=5), 1, reserved=1)
+    referral = env.create(upward_referral(world))
+    entries = [
+        {
+            "resource": appointment(world, slot, referral),
+            "request": {"method": "POST", "url": "Appointment"},
+        }
+        for _ in range(2)
+    ]
+    r = env.http.post(
+        "/fhir", json={"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    )
+    assert r.status_code == 409, r.text
+    issue = r.json()["issue"][0]
+    assert issue["code"] == "conflict" and "already taken" in issue["diagnostics"]
+    assert issue["expression"][0].startswith("Bundle.entry[1]")
+    # all or nothing: no appointment, the slot still free, no priority, no notification
+    assert env.search("Appointment", slot=f"Slot/{slot['id']}") == []
+    assert env.get(f"Slot/{slot['id']}")["status"] == "free"
+    assert R.priorities_used(env.get(f"ServiceRequest/{referral['id']}")) == []
+    assert _booking_notes(env, referral) == []
+
+
+def test_slot_writes_cannot_free_a_held_slot(env: Env, world: World) -> None:
+    schedule = add_schedule(env.create, world, "expert")
+    (slot,) = add_slots(env.create, schedule, T0 + timedelta(days=5), 1, reserved=1)
+    first = env.create(upward_referral(world))
+    held = env.create(appointment(world, slot, first))
+
+    r = env.patch(f"Slot/{slot['id']}", [{"op": "replace", "path": "/status", "value": "free"}])
+    assert r.status_code == 409, r.text
+    issue = r.json()["issue"][0]
+    assert (
+        issue["expression"] == ["Slot.status"]
+        and f"Appointment/{held['id']}" in issue["diagnostics"]
+    )
+    current = env.get(f"Slot/{slot['id']}")
+    assert env.put({**current, "status": "free"}).status_code == 409
+    assert env.put({**current, "status": "busy-unavailable"}).status_code == 409
+    assert env.http.delete(f"/fhir/Slot/{slot['id']}").status_code == 409
+    assert env.get(f"Slot/{slot['id']}")["status"] == "busy"
+    # the hospital may still change what does not free it (a comment), and the booking stands
+    assert env.put({**current, "comment": "李主任"}).status_code == 200
+
+    # defence in depth: a slot marked free underneath a booking (data from before this rule, or an
+    # import) still books once only — the booking rule looks for holders, not only at the status
+    from fhir_server.services.context import RequestContext
+    from fhir_server.services.repository import FhirRepository
+
+    raw = FhirRepository(
+        RequestContext("http://testserver/fhir", system_name="legacy"),
+        dataclasses.replace(env.components, write_rules=()),
+    )
+    raw.update("Slot", slot["id"], {**env.get(f"Slot/{slot['id']}"), "status": "free"})
+    second = env.create(upward_referral(world))
+    r = env.http.post("/fhir/Appointment", json=appointment(world, slot, second))
+    assert r.status_code == 409
+    diagnostics = r.json()["issue"][0]["diagnostics"]
+    assert f"held by Appointment/{held['id']}" in diagnostics
+    assert f"ServiceRequest/{second['id']}/$referral-alternatives" in diagnostics
+    assert len(env.search("Appointment", slot=f"Slot/{slot['id']}")) == 1
+
+    # cancelling the appointment frees the slot; then the slot may be written freely
+    assert (
+        env.put({**env.get(f"Appointment/{held['id']}"), "status": "cancelled"}).status_code == 200
+    )
+    assert env.get(f"Slot/{slot['id']}")["status"] == "free"
+    assert env.http.delete(f"/fhir/Slot/{slot['id']}").status_code in (200, 204)
+
+
+def test_reservation_tags_change_only_through_the_release_job(env: Env, world: World) -> None:
+    schedule = add_schedule(env.create, world, "expert")  # expert: released 48 h before start
+    (slot,) = add_slots(env.create, schedule, T0 + timedelta(days=5), 1, reserved=1)
+
+    untagged = {k: v for k, v in slot.items() if k != "meta"}
+    r = env.put(untagged)
+    assert r.status_code == 422
+    issue = r.json()["issue"][0]
+    assert (
+        issue["expression"] == ["Slot.meta.tag"]
+        and "release-reserved-slots" in issue["diagnostics"]
+    )
+    released_tag = {"system": R.MARKER_SYSTEM, "code": "reservation-released"}
+    r = env.patch(
+        f"Slot/{slot['id']}", [{"op": "add", "path": "/meta/tag/-", "value": released_tag}]
+    )
+    assert r.status_code == 422
+    assert R.is_reserved(env.get(f"Slot/{slot['id']}"))
+    # a new slot claiming to be released early is refused as well
+    body = {
+        "resourceType": "Slot",
+        "schedule": ref(schedule),
+        "status": "free",
+        "start": (T0 + timedelta(days=6)).isoformat(),
+        "end": (T0 + timedelta(days=6, minutes=30)).isoformat(),
+        "meta": {"tag": [released_tag]},
+    }
+    assert env.http.post("/fhir/Slot", json=body).status_code == 422
+    # adding the reservation is always allowed (hospitals may tag their own slots)
+    public = env.create({k: v for k, v in body.items() if k != "meta"})
+    tagged = {**public, "meta": {"tag": [{"system": R.RESERVATION_SYSTEM, "code": "referral"}]}}
+    assert env.put(tagged).status_code == 200
+
+    # once start − releaseLeadHours has come, the hospital may hand it out itself
+    env.clock.at = T0 + timedelta(days=3, hours=1)
+    r = env.put({k: v for k, v in env.get(f"Slot/{slot['id']}").items() if k != "meta"})
+    assert r.status_code == 200, r.text
+    assert not R.is_reserved(r.json())
+
+
+def test_reserved_slots_claim_the_guide_profile(env: Env, world: World) -> None:
+    schedule = add_schedule(env.create, world, "expert")
+    slots = add_slots(env.create, schedule, T0 + timedelta(days=5), 5)
+    out = env.http.post(
+        f"/fhir/Schedule/{schedule['id']}/$referral-reserve", json={"resourceType": "Parameters"}
+    )
+    assert out.status_code == 200, out.text
+    reserved = env.get(f"Slot/{slots[0]['id']}")
+    assert R.is_reserved(reserved) and reserved["meta"]["profile"] == [R.RESERVED_SLOT_PROFILE]
+    assert "profile" not in env.get(f"Slot/{slots[1]['id']}").get("meta", {})
+    # a booking through $book into it claims the referral-appointment profile
+    referral = env.create(upward_referral(world))
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "referral", "valueReference": ref(referral)},
+            {"name": "slot", "valueReference": ref(reserved)},
+        ],
+    }
+    r = env.http.post("/fhir/Appointment/$book", json=params)
+    assert r.status_code == 201, r.text
+    assert r.json()["meta"]["profile"] == [R.REFERRAL_APPOINTMENT_PROFILE]
+
+
+def test_appointment_updates_keep_the_reserved_use_rules(env: Env, world: World) -> None:
+    schedule = add_schedule(env.create, world, "expert")
+    (slot,) = add_slots(env.create, schedule, T0 + timedelta(days=5), 1, reserved=1)
+    referral = env.create(upward_referral(world))
+    booked = env.create(appointment(world, slot, referral))
+
+    dropped = {k: v for k, v in booked.items() if k != "basedOn"}
+    r = env.put(dropped)
+    assert r.status_code == 422 and r.json()["issue"][0]["expression"] == ["Appointment.basedOn"]
+    other = build_world(env.create, name="陈五")
+    moved_patient = {**booked, "participant": [{"actor": ref(other.patient), "status": "accepted"}]}
+    r = env.put(moved_patient)
+    assert r.status_code == 422
+    assert r.json()["issue"][0]["expression"] == ["Appointment.participant"]
+    # the emergency flag is the server's: a client cannot set it on a routine booking
+    forged = {
+        **booked,
+        "comment": "请准时",
+        "meta": {"tag": [{"system": R.MARKER_SYSTEM, "code": "emergency-bypass"}]},
+    }
+    r = env.put(forged)
+    assert r.status_code == 200, r.text
+    assert (R.MARKER_SYSTEM, "emergency-bypass") not in _tags(r.json())
+    assert env.get(f"Slot/{slot['id']}")["status"] == "busy"
+
+
+def test_moving_and_cancelling_notify_and_drop_priorities(env: Env, world: World) -> None:
+    expert = add_schedule(env.create, world, "expert")
+    beds = add_schedule(env.create, world, "bed")
+    (e_slot,) = add_slots(env.create, expert, T0 + timedelta(days=5), 1, reserved=1)
+    (b_slot,) = add_slots(env.create, beds, T0 + timedelta(days=6), 1, reserved=1)
+    referral = env.create(upward_referral(world))
+    booked = env.create(appointment(world, e_slot, referral))
+    assert R.priorities_used(env.get(f"ServiceRequest/{referral['id']}")) == ["appointment"]
+
+    # moving the appointment to a bed: the old slot is free, the new one busy, the priority follows
+    moved = {**booked, "slot": [ref(b_slot)], "start": b_slot["start"], "end": b_slot["end"]}
+    r = env.put(moved)
+    assert r.status_code == 200, r.text
+    assert env.get(f"Slot/{e_slot['id']}")["status"] == "free"
+    assert env.get(f"Slot/{b_slot['id']}")["status"] == "busy"
+    assert R.priorities_used(env.get(f"ServiceRequest/{referral['id']}")) == ["admission"]
+
+    # cancelling frees the bed and leaves no priority recorded
+    r = env.put({**r.json(), "status": "cancelled"})
+    assert r.status_code == 200, r.text
+    assert env.get(f"Slot/{b_slot['id']}")["status"] == "free"
+    stored = env.get(f"ServiceRequest/{referral['id']}")
+    assert R.priorities_used(stored) == [] and "extension" not in stored
+
+    notes = _booking_notes(env, referral)
+    texts = [n["payload"][0]["contentString"] for n in notes]
+    for label in ("已预约 booked", "已改约 moved", "已取消 cancelled"):
+        assert sum(label in t for t in texts) == 1, texts
+    assert len(texts) == 3
+    expected = {
+        f"CareTeam/{world.team['id']}",
+        f"PractitionerRole/{world.family_doctor['id']}",
+        f"Organization/{world.hospital['id']}",  # the hospital Task's owner
+    }
+    for note in notes:
+        assert {x["reference"] for x in note["recipient"]} == expected
+        assert note["about"] == [ref(booked)]
+
+
+def test_referral_rules_on_put_and_patch(env: Env, world: World) -> None:
+    # update-as-create of an upward referral: validated, profiled, and the hospital's Task appears
+    body = {**upward_referral(world), "id": "ref-put-1"}
+    r = env.put(body)
+    assert r.status_code == 201, r.text
+    assert R.REFERRAL_PROFILE in r.json()["meta"]["profile"]
+    (task,) = env.search("Task", focus="ServiceRequest/ref-put-1")
+    assert task["owner"] == ref(world.hospital)
+    assert R.REFERRAL_TASK_PROFILE in task["meta"]["profile"]
+    # a second PUT makes no second Task
+    assert env.put({**r.json(), "note": [{"text": "补充：24小时动态血压"}]}).status_code == 200
+    assert len(env.search("Task", focus="ServiceRequest/ref-put-1")) == 1
+
+    incomplete = {**upward_referral(world), "id": "ref-put-2"}
+    incomplete.pop("reasonCode")
+    r = env.put(incomplete)
+    assert r.status_code == 422
+    assert r.json()["issue"][0]["expression"] == ["ServiceRequest.reasonCode"]
+    assert env.http.get("/fhir/ServiceRequest/ref-put-2").status_code == 404
+    assert env.search("Task", focus="ServiceRequest/ref-put-2") == []
+
+    # the guide's profile: the requested service travels as the fixed referral coding plus text
+    wrong_code = {**upward_referral(world), "id": "ref-put-3", "code": {"text": "心内科"}}
+    r = env.put(wrong_code)
+    assert r.status_code == 422 and r.json()["issue"][0]["expression"] == ["ServiceRequest.code"]
+
+    # PATCH of an active referral re-runs the completeness check
+    r = env.patch("ServiceRequest/ref-put-1", [{"op": "remove", "path": "/performer"}])
+    assert r.status_code == 422
+    assert r.json()["issue"][0]["expression"] == ["ServiceRequest.performer"]
+    r = env.patch(
+        "ServiceRequest/ref-put-1", [{"op": "replace", "path": "/priority", "value": "urgent"}]
+    )
+    assert r.status_code == 200 and r.json()["priority"] == "urgent"
+
+    # an urgent referral passes the completeness check, flagged, and the hospital sees why
+    stat = upward_referral(world, priority="stat", reasonCode=None, note=None)
+    r = env.http.post("/fhir/ServiceRequest", json=stat)
+    assert r.status_code == 201, r.text
+    flag = next(t for t in r.json()["meta"]["tag"] if t["code"] == "emergency-bypass")
+    assert "reasonCode" in flag["display"] and "note" in flag["display"]
+    (urgent_task,) = env.search("Task", focus=f"ServiceRequest/{r.json()['id']}")
+    assert "紧急转诊" in urgent_task["note"][0]["text"]
+
+    # a ServiceRequest that becomes a referral by update gets its Task then
+    plain = env.create(
+        {
+            "resourceType": "ServiceRequest",
+            "status": "active",
+            "intent": "order",
+            "code": referral_code("心内科专家门诊"),
+            "subject": ref(world.patient),
+        }
+    )
+    assert env.search("Task", focus=f"ServiceRequest/{plain['id']}") == []
+    as_referral = {**upward_referral(world), "id": plain["id"]}
+    assert env.put(as_referral).status_code == 200
+    assert len(env.search("Task", focus=f"ServiceRequest/{plain['id']}")) == 1
+
+
+def _task_notes(env: Env, referral: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
+    notes = env.search("Communication", **{"based-on": f"ServiceRequest/{referral['id']}"})
+    return [n for n in notes if n.get("about") == [ref(task)]]
+
+
+def test_task_state_machine_and_patch(env: Env, world: World) -> None:
+    referral = env.create(upward_referral(world))
+    (task,) = env.search("Task", focus=f"ServiceRequest/{referral['id']}")
+    r = env.patch(f"Task/{task['id']}", [{"op": "replace", "path": "/status", "value": "accepted"}])
+    assert r.status_code == 200, r.text
+    assert r.json()["executionPeriod"]["start"]
+    (note,) = _task_notes(env, referral, task)
+    assert "accepted" in note["payload"][0]["contentString"]
+
+    r = env.patch(
+        f"Task/{task['id']}", [{"op": "replace", "path": "/status", "value": "completed"}]
+    )
+    assert r.status_code == 200
+    assert env.get(f"ServiceRequest/{referral['id']}")["status"] == "completed"
+    for back in ("requested", "in-progress", "accepted"):
+        r = env.patch(f"Task/{task['id']}", [{"op": "replace", "path": "/status", "value": back}])
+        assert r.status_code == 422, back
+        assert r.json()["issue"][0]["expression"] == ["Task.status"]
+    assert env.get(f"Task/{task['id']}")["status"] == "completed"
+    assert len(_task_notes(env, referral, task)) == 2  # no note for refusals
+    # entered-in-error is always possible
+    r = env.put({**env.get(f"Task/{task['id']}"), "status": "entered-in-error"})
+    assert r.status_code == 200, r.text
+
+
+def test_emergency_bypass_still_needs_an_active_referral_of_the_patient(
+    env: Env, world: World
+) -> None:
+    schedule = add_schedule(env.create, world, "bed")
+    (bed,) = add_slots(env.create, schedule, T0 + timedelta(days=2), 1, reserved=1)
+    stranger = env.create({"resourceType": "Patient", "name": [{"text": "李四"}]})
+    revoked = env.create(
+        upward_referral(
+            world, subject=ref(stranger), supportingInfo=None, priority="stat", status="revoked"
+        )
+    )
+    body = appointment(world, bed, revoked)
+    body["participant"] = [{"actor": ref(stranger), "status": "accepted"}]
+    r = env.http.post("/fhir/Appointment", json=body)
+    assert r.status_code == 422 and "not active" in r.text
+    # a stat referral of another patient books nothing for this one
+    elsewhere = env.create(upward_referral(world, priority="stat"))  # for world.patient
+    body["basedOn"] = [ref(elsewhere)]
+    r = env.http.post("/fhir/Appointment", json=body)
+    assert r.status_code == 422 and r.json()["issue"][0]["expression"] == [
+        "Appointment.participant"
+    ]
+    assert env.get(f"Slot/{bed['id']}")["status"] == "free"
+    # the stranger's own stat referral books it, flagged
+    own = env.create(
+        upward_referral(world, subject=ref(stranger), supportingInfo=None, priority="stat")
+    )
+    body["basedOn"] = [ref(own)]
+    r = env.http.post("/fhir/Appointment", json=body)
+    assert r.status_code == 201 and (R.MARKER_SYSTEM, "emergency-bypass") in _tags(r.json())
+
+
+def test_alternatives_by_department_and_the_409_names_them(env: Env, world: World) -> None:
+    cardiology, neurology = (
+        env.create(
+            {"resourceType": "HealthcareService", "name": name, "providedBy": ref(world.hospital)}
+        )
+        for name in ("心内科", "神经内科")
+    )
+    cardio = add_schedule(env.create, world, "expert", actor=cardiology)
+    neuro = add_schedule(env.create, world, "expert", actor=neurology)
+    c_slots = add_slots(env.create, cardio, T0 + timedelta(days=5), 2, reserved=1)
+    add_slots(env.create, neuro, T0 + timedelta(days=5), 2, reserved=1)
+    referral = env.create(upward_referral(world, performer=[ref(cardiology)]))
+    (task,) = env.search("Task", focus=f"ServiceRequest/{referral['id']}")
+    assert task["owner"] == ref(world.hospital)  # the department's hospital owns the Task
+    offered = env.get(f"ServiceRequest/{referral['id']}/$referral-alternatives")
+    assert [e["resource"]["id"] for e in offered["entry"]] == [s["id"] for s in c_slots]
+
+    assert (
+        env.http.post(
+            "/fhir/Appointment", json=appointment(world, c_slots[0], referral)
+        ).status_code
+        == 201
+    )
+    again = env.http.post("/fhir/Appointment", json=appointment(world, c_slots[0], referral))
+    assert again.status_code == 409
+    assert f"ServiceRequest/{referral['id']}/$referral-alternatives" in again.text
+    offered = env.get(f"ServiceRequest/{referral['id']}/$referral-alternatives")
+    assert [e["resource"]["id"] for e in offered["entry"]] == [c_slots[1]["id"]]
+
+
+def test_deploy_policy_changes_the_reserved_count(database_url: str, tmp_path: Path) -> None:
+    policy_file = tmp_path / "reservation-policy.json"
+    policy_file.write_text(json.dumps({"defaults": {"share": 0.2}, "rules": []}))
+    with running(database_url, reservation_policy=str(policy_file)) as env:
+        world = build_world(env.create)
+        department = env.create(
+            {
+                "resourceType": "HealthcareService",
+                "name": "心内科",
+                "providedBy": ref(world.hospital),
+            }
+        )
+
+        def reserve(schedule: dict[str, Any]) -> dict[str, int]:
+            out = env.http.post(
+                f"/fhir/Schedule/{schedule['id']}/$referral-reserve",
+                json={"resourceType": "Parameters"},
+            )
+            assert out.status_code == 200, out.text
+            return {p["name"]: p["valueInteger"] for p in out.json()["parameter"]}
+
+        first = add_schedule(env.create, world, "examination")
+        add_slots(env.create, first, T0 + timedelta(days=5), 10)
+        assert reserve(first)["target"] == 2  # 20 % of 10
+
+        # the deploy's file now reserves half of this hospital's capacity, 80 % of the department's
+        hospital = f"Organization/{world.hospital['id']}"
+        rules = [
+            {"hospital": hospital, "share": 0.5},
+            {
+                "hospital": hospital,
+                "department": f"HealthcareService/{department['id']}",
+                "share": 0.8,
+            },
+        ]
+        policy_file.write_text(json.dumps({"defaults": {"share": 0.2}, "rules": rules}))
+        second = add_schedule(env.create, world, "examination")
+        add_slots(env.create, second, T0 + timedelta(days=5), 10)
+        assert reserve(second) == {"slots": 10, "target": 5, "reserved": 5, "added": 5}
+        third = add_schedule(env.create, world, "expert", actor=department)
+        add_slots(env.create, third, T0 + timedelta(days=5), 10)
+        assert reserve(third)["target"] == 8
+
+    # the same hospital under the shipped policy (no setting): 20 % again
+    with running(database_url) as plain:
+        assert plain.settings.reservation_policy is None
+        fourth = add_schedule(plain.create, world, "examination")
+        add_slots(plain.create, fourth, T0 + timedelta(days=5), 10)
+        out = plain.http.post(
+            f"/fhir/Schedule/{fourth['id']}/$referral-reserve", json={"resourceType": "Parameters"}
+        )
+        assert {p["name"]: p["valueInteger"] for p in out.json()["parameter"]}["target"] == 2
+
+
+def test_the_scheduler_releases_due_reservations_without_a_manual_run(
+    env: Env, world: World
+) -> None:
+    from fhir_server.app import background_workers
+    from fhir_server.jobs.scheduler import JobScheduler
+
+    schedule = add_schedule(env.create, world, "expert")  # released 48 h before start
+    (soon,) = add_slots(env.create, schedule, T0 + timedelta(hours=60), 1, reserved=1)
+    (scheduler,) = [
+        w for w in background_workers(env.components, env.settings) if isinstance(w, JobScheduler)
+    ]
+    scheduler.jobs = {n: s for n, s in scheduler.jobs.items() if n == "release-reserved-slots"}
+
+    (run,) = scheduler.tick()
+    assert run.outcome == "ran" and run.summary and run.summary.startswith("released 0 ")
+    assert R.is_reserved(env.get(f"Slot/{soon['id']}"))
+    (run,) = scheduler.tick()
+    assert run.outcome == "not-due"  # once per hour
+
+    env.clock.at = T0 + timedelta(hours=13)  # 47 h before start: due
+    (run,) = scheduler.tick()
+    assert run.outcome == "ran" and run.summary and run.summary.startswith("released 1 ")
+    released = env.get(f"Slot/{soon['id']}")
+    assert not R.is_reserved(released) and R.was_released(released)
+    assert R.RESERVED_SLOT_PROFILE not in released.get("meta", {}).get("profile", [])

@@ -10,7 +10,10 @@ booking of the same slot.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ...conformance.ig import load_ig_data
@@ -22,9 +25,30 @@ from .ports import Repo
 
 POLICY_FILE = ("profiles", "referrals/reservation-policy.json")
 
+#: Writers allowed to un-reserve a slot before its release time (rules_on_write.ReservationTagRule):
+#: the release job (`jiayi jobs run release-reserved-slots`, or the in-process scheduler).
+#: `$referral-reserve` and the reserve job only ever add the reservation tag, which is never refused.
+RELEASE_WRITERS = frozenset({"job:release-reserved-slots"})
 
-def load_policy() -> R.ReservationPolicy:
+
+@lru_cache(maxsize=1)
+def _shipped_policy() -> R.ReservationPolicy:
     return R.ReservationPolicy.from_json(load_ig_data(*POLICY_FILE))
+
+
+@lru_cache(maxsize=8)
+def _policy_file(path: str, _mtime_ns: int) -> R.ReservationPolicy:
+    return R.ReservationPolicy.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def load_policy(components: Any = None) -> R.ReservationPolicy:
+    """The reservation policy in force: the deploy's file (`JIAYI_RESERVATION_POLICY`, same shape as
+    profiles/referrals/reservation-policy.json) when set, else the shipped one.  A changed file is
+    picked up on its next use (cached by modification time)."""
+    path = getattr(getattr(components, "settings", None), "reservation_policy", None)
+    if path is None:
+        return _shipped_policy()
+    return _policy_file(str(path), Path(path).stat().st_mtime_ns)
 
 
 def terms_for_schedule(
@@ -42,6 +66,8 @@ def terms_for_schedule(
 def _retag(
     slot: dict[str, Any], add: tuple[str, str] | None, drop: tuple[str, str] | None
 ) -> dict[str, Any]:
+    """The slot with one tag added and/or one dropped; a slot tagged reserved claims the guide's
+    `jiayi-reserved-slot` profile, and gives the claim up with the tag."""
     out = dict(slot)
     meta = dict(out.get("meta") or {})
     tags = [
@@ -50,7 +76,14 @@ def _retag(
     if add and not any((t.get("system"), t.get("code")) == add for t in tags):
         tags.append({"system": add[0], "code": add[1]})
     meta["tag"] = tags
-    out["meta"] = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}
+    profiles = [p for p in meta.get("profile") or [] if p != R.RESERVED_SLOT_PROFILE]
+    if R.is_reserved({"meta": meta}):
+        profiles.append(R.RESERVED_SLOT_PROFILE)
+    meta["profile"] = profiles
+    meta = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated") and v != []}
+    out["meta"] = meta
+    if not meta:
+        out.pop("meta")
     return out
 
 

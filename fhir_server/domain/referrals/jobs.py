@@ -20,13 +20,13 @@ from .capacity import load_policy, release_due_slots, reserve_schedule
 def release_reserved_slots(job: Any, on: date) -> str:
     repo = job.repo
     as_of = R.job_instant(on, repo.components.clock.now())
-    released = release_due_slots(repo, as_of, load_policy())
+    released = release_due_slots(repo, as_of, load_policy(repo.components))
     return f"released {released} reserved slot(s) to the public as of {as_of.isoformat()}"
 
 
 def reserve_referral_slots(job: Any, on: date) -> str:
     repo = job.repo
-    policy = load_policy()
+    policy = load_policy(repo.components)
     added = schedules = 0
     for schedule in list(S.search_all(repo, "Schedule", [("active", "true")])):
         added += reserve_schedule(repo, schedule["id"], policy)["added"]

@@ -5,7 +5,10 @@ feedback; 国卫办基层发〔2025〕21号 一(四).  Numbers:
 - slots and beds (by Slot.start in [start, end)): reserved, used, released, unused — per capacity kind
   (expert, examination, bed; rules.count_slots);
 - referrals (by Task.authoredOn in the period): up (Tasks owned by the hospital), down (Tasks
-  requested by the hospital's doctors), up rejected / completed;
+  requested by the hospital's doctors — a PractitionerRole of the hospital, or a Practitioner with
+  one), up rejected / completed, and emergency bypasses: upward referrals let through because they
+  were urgent (incomplete referral, or reserved capacity booked without a Contract in force; both
+  flagged `referral-marker|emergency-bypass`);
 - waiting time from an upward referral (ServiceRequest.authoredOn) to its first booked appointment
   (Appointment.start);
 - acknowledgement time of downward referrals (Task.authoredOn → Task.executionPeriod.start) and how
@@ -34,6 +37,7 @@ class ReferralReport:
     referrals_down: int
     up_rejected: int
     up_completed: int
+    emergency_bypass: int
     waiting: R.DurationStats
     acknowledgement: R.DurationStats
     down_pending: int
@@ -78,6 +82,7 @@ class ReferralReport:
                     "down": self.referrals_down,
                     "up-rejected": self.up_rejected,
                     "up-completed": self.up_completed,
+                    "emergency-bypass": self.emergency_bypass,
                 },
             )
         )
@@ -135,32 +140,45 @@ def _tasks(repo: Repo, way: str, start: datetime, end: datetime) -> list[dict[st
     return list(S.search_all(repo, "Task", query))
 
 
-def _first_appointment(repo: Repo, referral_id: str) -> datetime | None:
+def _appointments(repo: Repo, referral_id: str) -> list[dict[str, Any]]:
+    return list(S.search_all(repo, "Appointment", [("based-on", f"ServiceRequest/{referral_id}")]))
+
+
+def _first_appointment(appointments: list[dict[str, Any]]) -> datetime | None:
     starts = [
         R.parse_instant(a.get("start"))
-        for a in S.search_all(repo, "Appointment", [("based-on", f"ServiceRequest/{referral_id}")])
+        for a in appointments
         if R.occupies(a.get("status")) and a.get("start")
     ]
     found = [s for s in starts if s is not None]
     return min(found) if found else None
 
 
+def _bypassed(referral: dict[str, Any], appointments: list[dict[str, Any]]) -> bool:
+    return any(R.has_tag(r, R.MARKER_SYSTEM, "emergency-bypass") for r in [referral, *appointments])
+
+
 def build_report(repo: Repo, hospital: str, start: datetime, end: datetime) -> ReferralReport:
     ups = [
         t
         for t in _tasks(repo, "up", start, end)
-        if S.hospital_of(repo, (t.get("owner") or {}).get("reference")) == hospital
+        if S.belongs_to(repo, (t.get("owner") or {}).get("reference"), hospital)
     ]
     downs = [
         t
         for t in _tasks(repo, "down", start, end)
-        if S.hospital_of(repo, (t.get("requester") or {}).get("reference")) == hospital
+        if S.belongs_to(repo, (t.get("requester") or {}).get("reference"), hospital)
     ]
     waits: list[timedelta] = []
+    bypasses = 0
     for task in ups:
         referral = S.load(repo, (task.get("focus") or {}).get("reference"), "ServiceRequest")
-        authored = R.parse_instant((referral or {}).get("authoredOn"))
-        booked = _first_appointment(repo, referral["id"]) if referral else None
+        if referral is None:
+            continue
+        appointments = _appointments(repo, referral["id"])
+        bypasses += _bypassed(referral, appointments)
+        authored = R.parse_instant(referral.get("authoredOn"))
+        booked = _first_appointment(appointments)
         if authored and booked:
             waits.append(booked - authored)
     acks: list[timedelta] = []
@@ -181,6 +199,7 @@ def build_report(repo: Repo, hospital: str, start: datetime, end: datetime) -> R
         referrals_down=len(downs),
         up_rejected=sum(1 for t in ups if t.get("status") == "rejected"),
         up_completed=sum(1 for t in ups if t.get("status") == "completed"),
+        emergency_bypass=bypasses,
         waiting=R.duration_stats(waits),
         acknowledgement=R.duration_stats(acks),
         down_pending=pending,

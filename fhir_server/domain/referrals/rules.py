@@ -29,6 +29,11 @@ TASK_CODE_SYSTEM = "http://hl7.org/fhir/CodeSystem/task-code"
 CARE_TEAM_EXTENSION = f"{BASE}/StructureDefinition/contract-care-team"
 PRIORITY_EXTENSION = f"{BASE}/StructureDefinition/referral-priority"  # on ServiceRequest
 SHARE_EXTENSION = f"{BASE}/StructureDefinition/referral-reserved-share"  # on Schedule
+#: The guide's profiles (profiles/structuredefinitions) the workflow claims where they fit.
+REFERRAL_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral"  # upward referral ServiceRequest
+REFERRAL_TASK_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral-task"  # the hospital's Task
+RESERVED_SLOT_PROFILE = f"{BASE}/StructureDefinition/jiayi-reserved-slot"
+REFERRAL_APPOINTMENT_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral-appointment"
 
 #: China Standard Time: the calendar the seeds' hospitals work in (job dates are local dates).
 CST = timezone(timedelta(hours=8))
@@ -52,6 +57,28 @@ PENDING_TASK_STATUSES = frozenset({"draft", "requested", "received"})
 FINAL_TASK_STATUSES = frozenset(
     {"rejected", "cancelled", "completed", "failed", "entered-in-error"}
 )
+
+#: The FHIR Task state machine (R4 task.html#statemachine) as the referral workflow walks it: from a
+#: status, the statuses a Task may move to (besides staying and `entered-in-error`, always allowed).
+#: Skipping forward is allowed (a hospital may complete an accepted referral at once); going back
+#: (completed → requested) or leaving a final status is not.
+TASK_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "draft": frozenset({"requested", "cancelled"}),
+    "requested": frozenset(
+        {"received", "accepted", "rejected", "ready", "in-progress", "cancelled", "failed"}
+    ),
+    "received": frozenset(
+        {"accepted", "rejected", "ready", "in-progress", "on-hold", "cancelled", "failed"}
+    ),
+    "accepted": frozenset({"ready", "in-progress", "on-hold", "completed", "cancelled", "failed"}),
+    "ready": frozenset({"in-progress", "on-hold", "completed", "cancelled", "failed"}),
+    "in-progress": frozenset({"on-hold", "completed", "cancelled", "failed"}),
+    "on-hold": frozenset({"ready", "in-progress", "completed", "cancelled", "failed"}),
+}
+
+#: Task statuses by which the receiving hospital turned a referral down: such a referral books no
+#: reserved capacity (it may still book public slots, e.g. an alternative the hospital offered).
+REFUSED_TASK_STATUSES = frozenset({"rejected", "cancelled", "failed"})
 
 
 # -- reservation policy -----------------------------------------------------------------------------
@@ -176,6 +203,51 @@ def occupies(appointment_status: str | None) -> bool:
     return appointment_status in OCCUPYING_STATUSES
 
 
+def task_transition_allowed(old: str | None, new: str | None) -> bool:
+    """May a referral Task move from `old` to `new` (TASK_TRANSITIONS)?"""
+    if old == new or new == "entered-in-error":
+        return True
+    return new in TASK_TRANSITIONS.get(old or "", frozenset())
+
+
+def referral_refused(task_statuses: Sequence[str | None]) -> bool:
+    """Has the hospital turned the referral down?  Yes when it has Tasks and every one of them is
+    rejected, cancelled or failed (a referral re-sent to a second hospital that accepted is not)."""
+    return bool(task_statuses) and all(s in REFUSED_TASK_STATUSES for s in task_statuses)
+
+
+def leaves_busy(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
+    """Does a Slot write give up a booking's hold: deleted, or moved off `busy`?"""
+    if before is None:
+        return False
+    return after is None or (before.get("status") == "busy" and after.get("status") != "busy")
+
+
+def tag_change_refusal(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    release_time: datetime,
+    as_of: datetime,
+) -> str | None:
+    """Why a generic Slot write may not change the reservation tags now (None: it may).  Before
+    `start − releaseLeadHours` only the release job un-reserves a slot: removing
+    `slot-reservation|referral` or adding `referral-marker|reservation-released` early would hand
+    reserved capacity to the public and falsify the report."""
+    if as_of >= release_time:
+        return None
+    if before is not None and is_reserved(before) and not is_reserved(after):
+        return f"removes the {RESERVATION_SYSTEM}|{RESERVATION_CODE} tag"
+    if was_released(after) and not (before is not None and was_released(before)):
+        return f"adds the {MARKER_SYSTEM}|reservation-released tag"
+    return None
+
+
+def stale_priorities(recorded: Sequence[str], in_use: Iterable[str]) -> list[str]:
+    """The 三优先 recorded on a referral that no remaining booking uses any more."""
+    keep = set(in_use)
+    return [p for p in dict.fromkeys(recorded) if p not in keep]
+
+
 # -- small FHIR readers (pure) ------------------------------------------------------------------------
 def codes(concepts: Iterable[Mapping[str, Any]] | None, system: str) -> list[str]:
     return [
@@ -221,6 +293,12 @@ def was_released(slot: Mapping[str, Any]) -> bool:
 
 def direction(service_request: Mapping[str, Any]) -> str | None:
     found = codes(service_request.get("category"), DIRECTION_SYSTEM)
+    return found[0] if found else None
+
+
+def referral_kind(service_request: Mapping[str, Any]) -> str | None:
+    """The capacity a referral asks for (a `referral-capacity` code in its category), if it says."""
+    found = codes(service_request.get("category"), CAPACITY_SYSTEM)
     return found[0] if found else None
 
 

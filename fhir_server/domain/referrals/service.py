@@ -110,6 +110,26 @@ def hospital_of(repo: Repo, reference: str | None) -> str | None:
     return None
 
 
+def practitioner_hospitals(repo: Repo, reference: str | None) -> list[str]:
+    """The Organizations a `Practitioner/<id>` works for (`PractitionerRole?practitioner=`)."""
+    pid = ref_id(reference, "Practitioner")
+    if pid is None:
+        return []
+    found = [
+        hospital_of(repo, (role.get("organization") or {}).get("reference"))
+        for role in search_all(repo, "PractitionerRole", [("practitioner", f"Practitioner/{pid}")])
+    ]
+    return list(dict.fromkeys(h for h in found if h))
+
+
+def belongs_to(repo: Repo, reference: str | None, hospital: str) -> bool:
+    """Is the actor (Organization, PractitionerRole, HealthcareService, Location, or a Practitioner
+    through any of their PractitionerRoles) the hospital's?"""
+    if hospital_of(repo, reference) == hospital:
+        return True
+    return hospital in practitioner_hospitals(repo, reference)
+
+
 def schedule_hospital(repo: Repo, schedule: dict[str, Any]) -> str | None:
     for actor in schedule.get("actor") or []:
         org = hospital_of(repo, actor.get("reference"))
@@ -164,6 +184,30 @@ def referral_task(
     return task
 
 
+def referral_tasks(repo: Repo, service_request_id: str) -> list[dict[str, Any]]:
+    """The Tasks of a referral (hospital progress going up, acknowledgement going down)."""
+    return list(search_all(repo, "Task", [("focus", f"ServiceRequest/{service_request_id}")]))
+
+
+def refused_by_hospital(repo: Repo, service_request_id: str) -> dict[str, Any] | None:
+    """The Task by which the hospital turned the referral down, when it did (rules.referral_refused)."""
+    tasks = referral_tasks(repo, service_request_id)
+    if R.referral_refused([t.get("status") for t in tasks]):
+        return tasks[0]
+    return None
+
+
+def booking_recipients(repo: Repo, service_request: dict[str, Any], at: datetime) -> list[str]:
+    """Who hears about a booking change: the referring team and doctor, and the hospital Task's
+    owner(s)."""
+    owners = [
+        ref
+        for task in referral_tasks(repo, service_request["id"])
+        if (ref := (task.get("owner") or {}).get("reference"))
+    ]
+    return list(dict.fromkeys([*referring_recipients(repo, service_request, at), *owners]))
+
+
 def referring_recipients(repo: Repo, service_request: dict[str, Any], at: datetime) -> list[str]:
     """Who hears about a change: for an upward referral the referring family-doctor team (from the
     Contract in supportingInfo, else the resident's active contract) and the referring doctor; for a
@@ -202,11 +246,12 @@ def notify(
         "status": "completed",
         "category": [{"coding": [{"system": R.MARKER_SYSTEM, "code": "referral-notification"}]}],
         "basedOn": [{"reference": f"ServiceRequest/{service_request['id']}"}],
-        "recipient": [{"reference": r} for r in recipients],
         "sent": at,
         "payload": [{"contentString": text}]
         + [{"contentReference": {"reference": ref}} for ref in attachments or []],
     }
+    if recipients:
+        communication["recipient"] = [{"reference": r} for r in dict.fromkeys(recipients)]
     if service_request.get("subject"):
         communication["subject"] = service_request["subject"]
     if sender:
@@ -238,8 +283,11 @@ def free_slots(
     return out
 
 
-def hospital_schedules(repo: Repo, hospital: str, kind: str | None = None) -> list[str]:
-    """`Schedule/<id>` of every schedule whose actor belongs to the hospital."""
+def hospital_schedules(
+    repo: Repo, hospital: str, kind: str | None = None, department: str | None = None
+) -> list[str]:
+    """`Schedule/<id>` of every schedule whose actor belongs to the hospital (of one capacity kind,
+    of one department — a `HealthcareService` actor — when given)."""
     actors = [hospital]
     for rtype, param in (
         ("PractitionerRole", "organization"),
@@ -252,18 +300,27 @@ def hospital_schedules(repo: Repo, hospital: str, kind: str | None = None) -> li
         return []
     out = []
     for schedule in search_all(repo, "Schedule", query):
-        if kind is None or capacity_kind({}, schedule) == kind:
-            out.append(f"Schedule/{schedule['id']}")
+        if kind is not None and capacity_kind({}, schedule) != kind:
+            continue
+        if department is not None and schedule_department(schedule) != department:
+            continue
+        out.append(f"Schedule/{schedule['id']}")
     return out
 
 
 def alternatives(
     repo: Repo, service_request: dict[str, Any], limit: int = 5
 ) -> list[dict[str, Any]]:
-    """What a hospital can offer a referral: free reserved slots first, then public ones."""
-    hospital = None
+    """What a hospital can offer a referral: free slots of the capacity kind the referral asks for
+    (`referral-capacity` in its category) and of its target department (a `HealthcareService`
+    performer), reserved ones first, then public ones.  A referral the hospital turned down
+    (rules.referral_refused) books no reserved capacity, so it is offered public slots only."""
+    hospital = department = None
     for performer in service_request.get("performer") or []:
-        hospital = hospital or hospital_of(repo, performer.get("reference"))
+        reference = performer.get("reference")
+        hospital = hospital or hospital_of(repo, reference)
+        if department is None and ref_id(reference, "HealthcareService"):
+            department = f"HealthcareService/{ref_id(reference, 'HealthcareService')}"
     if hospital is None:
         raise E.unprocessable(
             [
@@ -272,9 +329,11 @@ def alternatives(
                 )
             ]
         )
-    schedules = hospital_schedules(repo, hospital)
+    schedules = hospital_schedules(repo, hospital, R.referral_kind(service_request), department)
     at = now(repo)
-    found = free_slots(repo, schedules, at, reserved=True, limit=limit)
+    found: list[dict[str, Any]] = []
+    if refused_by_hospital(repo, service_request["id"]) is None:
+        found = free_slots(repo, schedules, at, reserved=True, limit=limit)
     if len(found) < limit:
         found += free_slots(repo, schedules, at, reserved=False, limit=limit - len(found))
     return found

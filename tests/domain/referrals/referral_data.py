@@ -87,18 +87,34 @@ def build_world(create: Create, *, name: str = "张三") -> World:
         {
             "resourceType": "CareTeam",
             "status": "active",
-            "category": [
+            "name": f"{name}的家庭医生团队",
+            "category": [  # the guide's family-doctor team (jiayi-family-doctor-team)
                 {
                     "coding": [
                         {
-                            "system": f"{R.BASE}/CodeSystem/care-team-role",
-                            "code": "family-doctor-team",
+                            "system": "http://loinc.org",
+                            "code": "LA28865-6",
+                            "display": "Longitudinal care-coordination focused care team",
                         }
                     ]
                 }
             ],
             "managingOrganization": [ref(primary)],
-            "participant": [{"member": ref(family_doctor)}],
+            "participant": [
+                {
+                    "role": [
+                        {
+                            "coding": [
+                                {
+                                    "system": f"{R.BASE}/CodeSystem/care-team-role",
+                                    "code": "team-leader",
+                                }
+                            ]
+                        }
+                    ],
+                    "member": ref(family_doctor),
+                }
+            ],
         }
     )
     patient = create(
@@ -211,6 +227,17 @@ def add_slots(
     return out
 
 
+def referral_code(text: str) -> dict[str, Any]:
+    """ServiceRequest.code of a referral: the guide's fixed coding (jiayi-referral: SNOMED CT
+    3457005 Patient referral), the requested service in text."""
+    return {
+        "coding": [
+            {"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}
+        ],
+        "text": text,
+    }
+
+
 def upward_referral(world: World, *, priority: str = "routine", **extra: Any) -> dict[str, Any]:
     """A complete upward referral; an `extra` value of None drops that element."""
     body = {
@@ -219,7 +246,7 @@ def upward_referral(world: World, *, priority: str = "routine", **extra: Any) ->
         "intent": "order",
         "priority": priority,
         "category": [{"coding": [{"system": R.DIRECTION_SYSTEM, "code": "up"}]}],
-        "code": {"text": "心内科专家门诊"},
+        "code": referral_code("心内科专家门诊"),
         "subject": ref(world.patient),
         "requester": ref(world.family_doctor),
         "performer": [ref(world.hospital)],

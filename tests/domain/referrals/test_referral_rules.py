@@ -232,3 +232,124 @@ def test_priorities_used_and_schedule_share() -> None:
         R.schedule_share({"extension": [{"url": R.SHARE_EXTENSION, "valueDecimal": 0.25}]}) == 0.25
     )
     assert R.schedule_share({}) is None
+
+
+# -- issue 8 hardening: the Task state machine, refusals, slot holds, reservation tags ----------
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("requested", "requested", True),  # no change
+        ("requested", "accepted", True),
+        ("requested", "received", True),
+        ("requested", "rejected", True),
+        ("requested", "completed", False),  # never accepted
+        ("received", "accepted", True),
+        ("accepted", "in-progress", True),
+        ("accepted", "completed", True),  # skipping forward
+        ("in-progress", "on-hold", True),
+        ("on-hold", "in-progress", True),
+        ("in-progress", "accepted", False),  # going back
+        ("completed", "requested", False),  # a final status stays
+        ("completed", "in-progress", False),
+        ("rejected", "accepted", False),
+        ("cancelled", "requested", False),
+        ("completed", "entered-in-error", True),  # always possible
+        ("draft", "requested", True),
+        ("draft", "accepted", False),
+    ],
+)
+def test_task_transitions(old: str, new: str, allowed: bool) -> None:
+    assert R.task_transition_allowed(old, new) is allowed
+
+
+@pytest.mark.parametrize(
+    ("statuses", "refused"),
+    [
+        ([], False),  # no Task (yet): nothing refused
+        (["requested"], False),
+        (["rejected"], True),
+        (["cancelled"], True),
+        (["failed"], True),
+        (["rejected", "accepted"], False),  # sent to a second hospital that accepted
+        (["rejected", "cancelled"], True),
+        (["completed"], False),
+    ],
+)
+def test_referral_refused(statuses: list[str], refused: bool) -> None:
+    assert R.referral_refused(statuses) is refused
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "leaves"),
+    [
+        (None, {"status": "free"}, False),  # a new slot
+        ({"status": "busy"}, None, True),  # deleted
+        ({"status": "free"}, None, True),  # deleted (a holder may exist whatever the status)
+        ({"status": "busy"}, {"status": "free"}, True),
+        ({"status": "busy"}, {"status": "busy-unavailable"}, True),
+        ({"status": "busy"}, {"status": "busy"}, False),
+        ({"status": "free"}, {"status": "busy"}, False),
+        ({"status": "free"}, {"status": "free"}, False),
+    ],
+)
+def test_leaves_busy(before: dict | None, after: dict | None, leaves: bool) -> None:
+    assert R.leaves_busy(before, after) is leaves
+
+
+RESERVED = {"meta": {"tag": [{"system": R.RESERVATION_SYSTEM, "code": "referral"}]}}
+RELEASED = {"meta": {"tag": [{"system": R.MARKER_SYSTEM, "code": "reservation-released"}]}}
+PUBLIC: dict = {}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "as_of", "refused"),
+    [
+        (RESERVED, PUBLIC, AT, "removes"),  # before the release time
+        (RESERVED, RELEASED, AT, "removes"),
+        (PUBLIC, RELEASED, AT, "adds"),
+        (None, RELEASED, AT, "adds"),  # created as released
+        (RESERVED, RESERVED, AT, None),
+        (PUBLIC, RESERVED, AT, None),  # reserving is always allowed
+        (None, RESERVED, AT, None),
+        (RELEASED, RELEASED, AT, None),  # stays as the job left it
+        (RESERVED, PUBLIC, AT + 10 * H, None),  # the release time has come
+        (PUBLIC, RELEASED, AT + 10 * H, None),
+    ],
+)
+def test_tag_change_refusal(
+    before: dict | None, after: dict, as_of: datetime, refused: str | None
+) -> None:
+    why = R.tag_change_refusal(before, after, AT + 10 * H, as_of)
+    assert (why is None) if refused is None else (why is not None and why.startswith(refused))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "in_use", "stale"),
+    [
+        ([], [], []),
+        (["appointment"], ["appointment"], []),
+        (["appointment"], [], ["appointment"]),
+        (["appointment", "admission"], ["admission"], ["appointment"]),
+        (["appointment", "appointment"], [], ["appointment"]),
+    ],
+)
+def test_stale_priorities(recorded: list[str], in_use: list[str], stale: list[str]) -> None:
+    assert R.stale_priorities(recorded, in_use) == stale
+
+
+@pytest.mark.parametrize(
+    ("category", "kind"),
+    [
+        ([], None),
+        ([{"coding": [{"system": R.DIRECTION_SYSTEM, "code": "up"}]}], None),
+        (
+            [
+                {"coding": [{"system": R.DIRECTION_SYSTEM, "code": "up"}]},
+                {"coding": [{"system": R.CAPACITY_SYSTEM, "code": "bed"}]},
+            ],
+            "bed",
+        ),
+    ],
+)
+def test_referral_kind(category: list[dict], kind: str | None) -> None:
+    assert R.referral_kind({"category": category}) == kind
