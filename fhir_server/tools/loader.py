@@ -84,6 +84,17 @@ def read_resources(path: Path) -> Iterator[tuple[str, dict[str, Any] | Unreadabl
             yield f"{path}:{number}", _parse(line)
 
 
+def describe(exc: FhirError) -> str:
+    """`HTTP 422: Patient.birthDate: Invalid date value …; …` — the status, then each issue with
+    the element it points at."""
+    parts = [
+        f"{', '.join(i.expression)}: {i.diagnostics}" if i.expression else i.diagnostics
+        for i in exc.issues
+        if i.is_error
+    ]
+    return f"{exc.status}: " + "; ".join(parts or [exc.message])
+
+
 def _bundle_outcomes(bundle: dict[str, Any]) -> list[str | None]:
     """Per entry of a batch/transaction response: None when stored, else the problem."""
     out: list[str | None] = []
@@ -94,7 +105,16 @@ def _bundle_outcomes(bundle: dict[str, Any]) -> list[str | None]:
             out.append(None)
             continue
         issues = (response.get("outcome") or {}).get("issue") or [{}]
-        out.append(f"{status}: {issues[0].get('diagnostics', 'failed')}")
+        parts = [
+            ": ".join(
+                [
+                    *([", ".join(i["expression"])] if i.get("expression") else []),
+                    str(i.get("diagnostics", "failed")),
+                ]
+            )
+            for i in issues
+        ]
+        out.append(f"{status}: " + "; ".join(parts))
     return out
 
 
@@ -126,7 +146,7 @@ def _store(
             repo.create(rtype, resource)
         return 1
     except FhirError as exc:
-        fail(f"{where}: {exc.message}")
+        fail(f"{where}: {describe(exc)}")
         return 0
 
 

@@ -75,16 +75,27 @@ def test_import_and_export_round_trip(database_url: str, tmp_path: Path) -> None
     )
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"resourceType": "Patient", "id": "bad", "birthDate": "yesterday"}))
-    result = runner.invoke(
-        app, ["import", str(ndjson), str(bundle), str(bad), "--database-url", database_url]
-    )
-    assert result.exit_code == 1, result.output  # one file failed, and says so
-    assert "imported 3 resources, 1 failed" in result.output
+    not_json = tmp_path / "notes.json"
+    not_json.write_text("this is not JSON")
+    not_fhir = tmp_path / "list.json"
+    not_fhir.write_text("[1, 2]")
+    lines = tmp_path / "mixed.ndjson"
+    lines.write_text('{"resourceType": "Patient", "id": "imp-3"}\n{oops\n')
+    files = [ndjson, bundle, bad, not_json, not_fhir, lines]
+    result = runner.invoke(app, ["import", *map(str, files), "--database-url", database_url])
+    assert result.exit_code == 1, result.output  # some failed, and the run says so
+    assert "Traceback" not in result.output
+    assert "imported 4 resources, 4 failed" in result.output
+    flat = " ".join(result.output.split())  # the progress console may wrap long lines
+    assert f"{bad}: " in flat and "birthDate" in flat
+    assert f"{not_json}: not JSON" in flat
+    assert f"{not_fhir}: not a FHIR resource" in flat
+    assert f"{lines}:2: not JSON" in flat
     out = tmp_path / "export"
     exported = runner.invoke(app, ["export", str(out), "--database-url", database_url])
     assert exported.exit_code == 0, exported.output
     patients = [json.loads(line) for line in (out / "Patient.ndjson").read_text().splitlines()]
-    assert sorted(p["id"] for p in patients) == ["imp-1", "imp-2"]
+    assert sorted(p["id"] for p in patients) == ["imp-1", "imp-2", "imp-3"]
     assert (
         json.loads((out / "Observation.ndjson").read_text())["subject"]["reference"]
         == "Patient/imp-1"
@@ -101,3 +112,42 @@ def test_every_command_prints_help() -> None:
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_import_counts_refused_batch_entries(database_url: str, tmp_path: Path) -> None:
+    batch = tmp_path / "batch.json"
+    entries = [
+        {
+            "resource": {"resourceType": "Patient", "id": "ok-1"},
+            "request": {"method": "PUT", "url": "Patient/ok-1"},
+        },
+        {
+            "resource": {"resourceType": "Patient", "id": "no-1", "gender": "robot"},
+            "request": {"method": "PUT", "url": "Patient/no-1"},
+        },
+    ]
+    batch.write_text(json.dumps({"resourceType": "Bundle", "type": "batch", "entry": entries}))
+    result = runner.invoke(app, ["import", str(batch), "--database-url", database_url])
+    assert result.exit_code == 1, result.output
+    assert "imported 1 resources, 1 failed" in result.output
+    assert "Bundle.entry[1]" in " ".join(result.output.split())
+
+
+BAD_SERVE_OPTIONS = [
+    (["--auth", "bogus"], {}, "'--auth'"),
+    (["--referential-integrity", "bogus"], {}, "'--referential-integrity'"),
+    (["--max-request-bytes", "5"], {}, "'--max-request-bytes'"),
+    (["--port", "70000"], {}, "'--port'"),
+    (["--workers", "0"], {}, "'--workers'"),
+    ([], {"JIAYI_AUTH": "bogus"}, "JIAYI_AUTH"),
+    ([], {"JIAYI_DEFAULT_PAGE_SIZE": "0"}, "JIAYI_DEFAULT_PAGE_SIZE"),
+]
+
+
+def test_serve_refuses_bad_options_in_one_line() -> None:
+    for args, env, named in BAD_SERVE_OPTIONS:
+        result = runner.invoke(app, ["serve", *args], env=env)
+        assert result.exit_code == 2, (args, env, result.output)
+        errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+        assert len(errors) == 1 and named in errors[0], (args, env, result.output)
+        assert "Traceback" not in result.output and "pydantic" not in result.output
