@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..conformance.r4 import R4Definitions
 from ..core import errors as E
 from ..core.ids import new_id
 from ..core.outcome import operation_outcome
@@ -21,6 +22,7 @@ from ..core.refs import is_conditional, is_placeholder, parse_local, rewrite_ref
 from ..services import conditional
 from ..services.repository import FhirRepository
 from .model import FhirRequest, FhirResponse
+from .placeholders import rewrite_links, unresolved_placeholders
 from .route import Route
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -127,12 +129,17 @@ def _transaction(
     order = sorted(range(len(reqs)), key=lambda i: _ORDER[reqs[i].method])
     from .router import dispatch
 
+    types = repo.components.types
+    defs = types if isinstance(types, R4Definitions) else R4Definitions.load()
     with repo.transaction() as tx:
         _resolve_conditionals(tx, reqs, mapping)
         for i in order:
             r = reqs[i]
             if r.body is not None:
                 r.body = rewrite_references(r.body, lambda ref: _rewrite(tx, mapping, ref))
+            if isinstance(r.body, dict):
+                r.body = rewrite_links(r.body, mapping, defs)
+                _refuse_dangling(r.body, i)
             try:
                 responses[i] = dispatch(tx, r)
             except E.FhirError as exc:
@@ -176,6 +183,19 @@ def _resolve_conditionals(
             raise _at_entry(exc, i) from exc
         if len(found) == 1:
             mapping[r.entry_full_url] = f"{found[0].resource_type}/{found[0].id}"
+
+
+def _refuse_dangling(body: dict[str, Any], index: int) -> None:
+    for where, placeholder in unresolved_placeholders(body):
+        raise _at_entry(
+            E.bad_request(
+                f"The reference {placeholder} names no entry of this transaction "
+                "(no entry has it as its fullUrl)",
+                where,
+                code="not-found",
+            ),
+            index,
+        )
 
 
 def _rewrite(tx: FhirRepository, mapping: dict[str, str], reference: str) -> str | None:

@@ -220,3 +220,101 @@ def test_prefer_minimal_in_transaction(client: TestClient) -> None:
     )
     entry = r.json()["entry"][0]
     assert "resource" not in entry and entry["response"]["location"]
+
+
+PAT = "urn:uuid:0b0e7a3c-1d2e-4f5a-8b9c-0d1e2f3a4b5c"
+BIN = "urn:uuid:7c6b5a49-3827-4165-9453-2a1b0c9d8e7f"
+
+
+def test_transaction_rewrites_placeholders_in_narrative_and_uri_elements(
+    client: TestClient,
+) -> None:
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml">Report for <a href="' + PAT + '">the patient</a>'
+        " <img src='" + BIN + "'/></div>"
+    )
+    r = post_bundle(
+        client,
+        "transaction",
+        [
+            {
+                "fullUrl": BIN,
+                "resource": {"resourceType": "Binary", "contentType": "text/plain", "data": "aGk="},
+                "request": {"method": "POST", "url": "Binary"},
+            },
+            {
+                "fullUrl": PAT,
+                "resource": {
+                    "resourceType": "Patient",
+                    # a string that happens to hold the placeholder: not a link, kept
+                    "identifier": [{"system": "urn:ietf:rfc:3986", "value": PAT}],
+                },
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": {
+                    "resourceType": "DocumentReference",
+                    "status": "current",
+                    "text": {"status": "generated", "div": div},
+                    "subject": {"reference": PAT},
+                    "extension": [{"url": "http://example.org/fhir/source", "valueUri": PAT}],
+                    "content": [{"attachment": {"contentType": "text/plain", "url": BIN}}],
+                },
+                "request": {"method": "POST", "url": "DocumentReference"},
+            },
+            {
+                "resource": {
+                    "resourceType": "QuestionnaireResponse",
+                    "status": "completed",
+                    "questionnaire": PAT,  # canonical: the spec leaves canonicals alone
+                    "subject": {"reference": PAT},
+                },
+                "request": {"method": "POST", "url": "QuestionnaireResponse"},
+            },
+        ],
+    )
+    assert r.status_code == 200, r.text
+    locations = [e["response"]["location"] for e in r.json()["entry"]]
+    binary, patient = (loc.split("/fhir/")[1].rsplit("/_history", 1)[0] for loc in locations[:2])
+    doc = client.get(locations[2].split("/_history")[0].replace("http://testserver", "")).json()
+    assert doc["subject"]["reference"] == patient
+    assert doc["extension"][0]["valueUri"] == patient
+    assert doc["content"][0]["attachment"]["url"] == binary
+    assert f'<a href="{patient}">' in doc["text"]["div"]
+    assert f"<img src='{binary}'/>" in doc["text"]["div"]
+    assert PAT not in str(doc) and BIN not in str(doc)
+    qr = client.get(locations[3].split("/_history")[0].replace("http://testserver", "")).json()
+    assert qr["questionnaire"] == PAT and qr["subject"]["reference"] == patient
+    stored = client.get(f"/fhir/{patient}").json()
+    assert stored["identifier"][0]["value"] == PAT
+
+
+def test_transaction_with_a_placeholder_no_entry_defines_fails(client: TestClient) -> None:
+    before = _total(client)
+    r = post_bundle(
+        client,
+        "transaction",
+        [
+            {
+                "fullUrl": PAT,
+                "resource": {"resourceType": "Patient"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"text": "weight"},
+                    "subject": {"reference": PAT},
+                    "performer": [{"reference": "urn:uuid:5e5e5e5e-0000-4000-8000-000000000000"}],
+                },
+                "request": {"method": "POST", "url": "Observation"},
+            },
+        ],
+    )
+    assert r.status_code == 400, r.text
+    issue = r.json()["issue"][0]
+    assert issue["code"] == "not-found"
+    assert issue["expression"] == ["Bundle.entry[1].resource.performer[0].reference"]
+    assert "urn:uuid:5e5e5e5e-0000-4000-8000-000000000000" in issue["diagnostics"]
+    assert _total(client) == before  # the Patient of entry 0 was rolled back too
