@@ -6,6 +6,7 @@ interactions are routed (and hence what the CapabilityStatement lists).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -112,13 +113,20 @@ def build_components(
 
     defs = R4Definitions.load()
     registry = r4_registry()
+    from .outbox.wiring import Integrations, build_writer
+    from .subscriptions.topics import subscription_capability
+
+    outbox = build_writer(settings)  # changes for subscriptions and adapters, in each transaction
     db = database or SqlDatabase(
         settings.database_url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         registry=registry,
         base_url=settings.public_base,
+        outbox=outbox,
     )
+    if isinstance(db, SqlDatabase) and db.outbox is None:
+        db.outbox = outbox
     compartment = PatientCompartment.for_access(registry, base_url=settings.public_base)
     table = interaction_table()
     codes = set(table) | {"transaction", "batch"}
@@ -139,10 +147,11 @@ def build_components(
             t: {"operation": ops}
             for t in defs.resource_types
             if (ops := operations.capability_entries(t))
-        },
+        }
+        | {"Subscription": subscription_capability(operations.capability_entries("Subscription"))},
         references_enforced=settings.referential_integrity == "strict",
     )
-    return ServerComponents(
+    components = ServerComponents(
         write_rules=discover_write_rules(),
         settings=settings,
         database=db,
@@ -157,6 +166,11 @@ def build_components(
         compartment=compartment,
         audit=BackgroundAuditWriter(db, compartment.patients) if settings.auth == "smart" else None,
     )
+    if not isinstance(db, SqlDatabase):
+        return components
+    integrations = Integrations.from_settings(components, settings)
+    integrations.attach(db.outbox)
+    return dataclasses.replace(components, integrations=integrations)
 
 
 def prepare_database(settings: Settings) -> int:
@@ -193,6 +207,8 @@ def background_workers(comps: ServerComponents, settings: Settings) -> list[Back
     workers: list[BackgroundWorker] = []
     if isinstance(comps.database, SqlDatabase):  # the scheduled JOBS, one runner across processes
         workers.append(build_scheduler(comps, settings))
+    if comps.integrations is not None:  # outbox: subscriptions, adapters, orphaned bulk jobs
+        workers.append(comps.integrations.pump)
     return workers
 
 
@@ -251,6 +267,19 @@ def create_app(
             )
         )
         verifier = build_token_service(settings, database, keys)
+    if comps.integrations is not None:  # Bulk Data $export, before the FHIR catch-all
+        from .bulk.access import smart_authorizer
+        from .bulk.router import build_bulk_router
+
+        app.include_router(
+            build_bulk_router(
+                comps,
+                settings,
+                authorize=smart_authorizer(verifier) if verifier is not None else None,
+                background=comps.integrations.background_exports,
+                start_jobs=settings.background_tasks,
+            )
+        )
     app.include_router(
         build_router(comps, settings.public_base, settings.max_request_bytes, verifier)
     )

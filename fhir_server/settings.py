@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, FilePath
+from pydantic import Field, FilePath, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     # Database connection pool (PostgreSQL).
     pool_size: int = Field(default=20, ge=1)
     max_overflow: int = Field(default=50, ge=0)
+    # Outside systems kept in step through the outbox (issue 9); an adapter is off while its URL
+    # is unset.  Provincial signing platform: mutual TLS (cert + key [+ CA]) and/or signed
+    # requests (HMAC key); health-record store: a FHIR base, an optional bearer token, and the
+    # store's Organization id (the actor a resident's Consent may deny).
+    signing_platform_url: str | None = None
+    signing_platform_key: SecretStr | None = None
+    signing_platform_cert: FilePath | None = None
+    signing_platform_cert_key: FilePath | None = None
+    signing_platform_ca: FilePath | None = None
+    health_record_url: str | None = None
+    health_record_token: SecretStr | None = None
+    health_record_organization: str | None = None
+    # Seconds between outbox pump passes (it also wakes after every commit that recorded one).
+    outbox_interval: float = Field(default=2.0, gt=0)
     # Reserved referral capacity: a JSON file shaped like profiles/referrals/reservation-policy.json
     # (shares and release lead times per hospital/department/kind); None: the shipped policy.
     reservation_policy: FilePath | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from ..auth.bearer import TokenVerifier, authenticate, forbidden
+from ..auth.principal import Principal
 from ..auth.scopes import permits
 from .params import ExportRequest
 
@@ -18,7 +19,7 @@ from .params import ExportRequest
 def smart_authorizer(verifier: TokenVerifier):  # type: ignore[no-untyped-def]
     """An `Authorizer` for `build_bulk_router(authorize=...)` built on the SMART token verifier."""
 
-    def authorize(request: Request, req: ExportRequest | None) -> str | None:
+    def authorize(request: Request, req: ExportRequest | None) -> Principal:
         principal = authenticate(request.headers.get("authorization"), verifier)
         if req is not None:
             wanted = list(req.types) or ["*"]
@@ -33,6 +34,6 @@ def smart_authorizer(verifier: TokenVerifier):  # type: ignore[no-untyped-def]
                 )
                 if not ok:
                     raise forbidden(f"Bulk export of {rtype} needs a system/{rtype}.read scope")
-        return principal.client_id
+        return principal
 
     return authorize

@@ -56,7 +56,8 @@ def parse_export(
     patients: list[str] = []
     for name, value in params:
         if name == "_outputFormat":
-            if value not in OUTPUT_FORMATS:
+            # An unencoded `+` in a query string arrives as a space (form decoding).
+            if str(value).replace(" ", "+") not in OUTPUT_FORMATS:
                 raise E.bad_request(
                     f"_outputFormat '{value}' is not supported (use application/fhir+ndjson)",
                     "_outputFormat",

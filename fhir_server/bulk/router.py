@@ -12,8 +12,6 @@ Spec: Bulk Data Access IG 2.0 (https://hl7.org/fhir/uv/bulkdata/export.html):
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,42 +27,24 @@ from ..rest.responses import error_response
 from ..services.context import ServerComponents
 from ..settings import Settings
 from .params import ExportRequest, parse_export, to_json
-from .runner import ExportRunner
+from .runner import BackgroundExports, ExportRunner
 from .store import ExportJob, ExportStore
 
-#: (request, export request or None for status/download calls) → the caller's client id.
+#: (request, export request or None for status/download calls) → the caller (a `Principal`,
+#: whose client id owns the job and whose access the export runs with), or its client id.
 #: Raises FhirError 401/403.  `access.smart_authorizer` builds one from the SMART token verifier.
-Authorizer = Callable[[Request, ExportRequest | None], str | None]
+Authorizer = Callable[[Request, ExportRequest | None], Any]
 
 NDJSON = "application/fhir+ndjson"
 
 
-class _Background:
-    """Runs the runner's pending jobs on one daemon thread, re-running when kicked meanwhile."""
-
-    def __init__(self, runner: ExportRunner) -> None:
-        self.runner = runner
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-
-    def kick(self) -> None:
-        with self._lock:
-            if self._running:
-                self._again = True
-                return
-            self._running = True
-        threading.Thread(target=self._loop, name="jiayi-bulk-export", daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # a job records its own error
-                self.runner.run_pending()
-            with self._lock:
-                if not self._again:
-                    self._running = False
-                    break
-                self._again = False
+def public_request_url(base: str, request: Request) -> str:
+    """The kick-off URL as the client addressed it through the public base (`--base-url`), not as
+    this process saw it behind a proxy."""
+    path = request.url.path
+    suffix = path[path.index("/fhir") + len("/fhir") :] if "/fhir" in path else path
+    query = request.url.query
+    return f"{base}{suffix}" + (f"?{query}" if query else "")
 
 
 def _params_from_body(body: Any) -> list[tuple[str, object]]:
@@ -85,17 +65,26 @@ def build_bulk_router(
     *,
     authorize: Authorizer | None = None,
     runner: ExportRunner | None = None,
+    background: BackgroundExports | None = None,
     start_jobs: bool = True,
 ) -> APIRouter:
+    """`background`: the runner's thread (shared with the outbox pump, which restarts orphaned
+    jobs); `start_jobs` False leaves accepted jobs to the pump or `jiayi jobs run outbox-dispatch`."""
     base = settings.public_base
     store = ExportStore(components.database.engine)  # type: ignore[attr-defined]
+    if background is not None:
+        runner = background.runner
     runner = runner or ExportRunner(components, store, base)
-    background = _Background(runner)
+    background = background or BackgroundExports(runner)
     router = APIRouter()
     requires_token = settings.auth == "smart"
 
-    def caller(request: Request, req: ExportRequest | None) -> str | None:
+    def who(request: Request, req: ExportRequest | None) -> Any:
         return authorize(request, req) if authorize is not None else None
+
+    def caller(request: Request, req: ExportRequest | None) -> str | None:
+        found = who(request, req)
+        return getattr(found, "client_id", found)
 
     def own_job(request: Request, job_id: str) -> ExportJob:
         job = store.get(job_id)
@@ -118,15 +107,19 @@ def build_bulk_router(
                 raw = await request.body()
                 params += _params_from_body(loads(raw) if raw.strip() else None)
             req = parse_export(level, params, components.types.is_resource_type, group_id)
-            owner = await run_in_threadpool(caller, request, req)
+            principal = await run_in_threadpool(who, request, req)
+            owner = getattr(principal, "client_id", principal)
             if level == "group":
                 await run_in_threadpool(_check_group, components, base, group_id or "")
             now = components.clock.now()
+            job_params = to_json(req)
+            if hasattr(principal, "to_claims"):
+                job_params["principal"] = principal.to_claims()  # the export runs with its access
             job = ExportJob(
                 uuid.uuid4().hex,
                 "accepted",
-                str(request.url),
-                to_json(req),
+                public_request_url(base, request),
+                job_params,
                 owner,
                 requires_token,
                 now,

@@ -9,12 +9,15 @@ Search errors of a `_typeFilter` go to an OperationOutcome error file, not a fai
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from ..auth.principal import Principal
 from ..core import errors as E
 from ..core.clock import fhir_instant
 from ..core.jsonio import dumps
@@ -23,7 +26,7 @@ from ..search.registry import load_compartments
 from ..services.context import RequestContext, ServerComponents
 from ..services.repository import FhirRepository
 from .params import ExportRequest, from_json
-from .store import ExportStore
+from .store import ExportJob, ExportStore
 
 log = logging.getLogger("jiayi.bulk")
 
@@ -47,11 +50,18 @@ class ExportRunner:
         self.file_size = file_size
         self.lease = timedelta(seconds=lease_seconds)
         self.owner = uuid.uuid4().hex
-        # Builds the request context the export runs as (the lead's auth wiring passes the
-        # kick-off client's principal); by default a named system context.
-        self._context = context or (
-            lambda owner: RequestContext(base_url, system_name=f"bulk-export:{owner or '-'}")
-        )
+        # The request context an export runs as: the kick-off client's principal when the
+        # job recorded one (SMART Backend Services), else a named system context.
+        self._context = context
+
+    def context(self, job: ExportJob) -> RequestContext:
+        if self._context is not None:
+            return self._context(job.owner)
+        claims = job.params.get("principal")
+        if isinstance(claims, dict) and claims:
+            principal = Principal.from_claims({k: v for k, v in claims.items() if k != "exp"})
+            return RequestContext(self.base_url, f"bulk-export:{job.id}", principal)
+        return RequestContext(self.base_url, system_name=f"bulk-export:{job.owner or '-'}")
 
     def run_pending(self) -> int:
         """Run every claimable job; how many ran."""
@@ -67,7 +77,7 @@ class ExportRunner:
         job = self.store.get(job_id)
         if job is None:
             return
-        repo = FhirRepository(self._context(job.owner), self.components)
+        repo = FhirRepository(self.context(job), self.components)
         req = from_json(job.params)
         try:
             finished = self._export(repo, job_id, req, fhir_instant(job.transaction_time))  # type: ignore[arg-type]
@@ -182,3 +192,33 @@ class ExportRunner:
             cursor = page.next_cursor
             if not cursor:
                 return
+
+
+class BackgroundExports:
+    """Runs the runner's pending jobs on one daemon thread, re-running when kicked meanwhile.
+    `kick` never blocks: the outbox pump calls it every round, so a job whose worker died
+    (its lease ran out) or that was accepted by a process that stopped is taken up again."""
+
+    def __init__(self, runner: ExportRunner) -> None:
+        self.runner = runner
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def kick(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+        threading.Thread(target=self._loop, name="jiayi-bulk-export", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a job records its own error
+                self.runner.run_pending()
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    break
+                self._again = False

@@ -16,14 +16,14 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Engine
 
 from ..core.clock import Clock, SystemClock
-from ..storage.sql.dialects import insert_ignoring_conflict
+from .lease import Lease, utc
 from .tables import outbox_consumer, outbox_delivery, outbox_event
 
 log = logging.getLogger("jiayi.outbox")
@@ -46,11 +46,28 @@ class OutboxEvent:
         return self.method == "DELETE"
 
 
+class PermanentFailure(Exception):
+    """The receiver refuses the consumer itself (bad credentials, a wrong endpoint): retrying soon
+    will not help and no record is at fault.  The events stay pending (nothing is lost) and the
+    consumer backs off for the longest delay, with the reason reported as `permanent: …`."""
+
+
+class PartialDelivery(Exception):  # noqa: N818 - a result as much as an error
+    """Some events reached the receiver before it failed: `answer` settles those (seq → None or a
+    refusal), the rest stay pending and the consumer backs off with `error`."""
+
+    def __init__(self, answer: Mapping[int, str | None], error: str) -> None:
+        super().__init__(error)
+        self.answer = dict(answer)
+        self.error = error
+
+
 class DeliveryHandler(Protocol):
     """Deliver a batch; return seq → None (delivered) or a reason (refused for good).
 
-    Raise for a transient failure (the whole batch stays pending).  Seqs left out of the
-    answer stay pending and count as a failure."""
+    Raise for a transient failure (the whole batch stays pending), `PermanentFailure` when the
+    receiver refuses the consumer as such.  Seqs left out of the answer stay pending and count
+    as a failure."""
 
     def __call__(self, events: Sequence[OutboxEvent]) -> Mapping[int, str | None]: ...
 
@@ -63,8 +80,12 @@ class Backoff:
     cap_seconds: float = 300.0
 
     def delay(self, failures: int) -> timedelta:
-        seconds = min(self.cap_seconds, self.base_seconds * 2 ** max(0, failures - 1))
-        return timedelta(seconds=seconds)
+        exponent = min(max(0, failures - 1), 60)  # 2**60 s is past any cap
+        return timedelta(seconds=min(self.cap_seconds, self.base_seconds * 2**exponent))
+
+    @property
+    def longest(self) -> timedelta:
+        return timedelta(seconds=self.cap_seconds)
 
 
 @dataclass
@@ -74,12 +95,6 @@ class DispatchResult:
     rejected: dict[int, str] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # "leased" | "backing-off" | "idle"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Dispatcher:
@@ -100,53 +115,22 @@ class Dispatcher:
         self.handler = handler
         self.clock = clock or SystemClock()
         self.owner = owner or uuid.uuid4().hex
-        self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self.backoff = backoff or Backoff()
-        self._dialect = engine.dialect.name
+        self._lease = Lease(
+            engine, consumer, clock=self.clock, owner=self.owner, seconds=lease_seconds
+        )
 
     def _now(self) -> datetime:
-        now = _utc(self.clock.now())
-        assert now is not None
-        return now
+        return self._lease.now()
 
     # -- lease -----------------------------------------------------------------------------------
     def _acquire(self) -> str | None:
         """None when the lease is ours; otherwise why not ("leased" / "backing-off")."""
-        now = self._now()
-        c = outbox_consumer
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert_ignoring_conflict(self._dialect, c).values(name=self.consumer, failures=0)
-            )
-            got = conn.execute(
-                update(c)
-                .where(
-                    c.c.name == self.consumer,
-                    or_(
-                        c.c.lease_owner.is_(None),
-                        c.c.lease_until < now,
-                        c.c.lease_owner == self.owner,
-                    ),
-                    or_(c.c.retry_at.is_(None), c.c.retry_at <= now),
-                )
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-                .returning(c.c.name)
-            ).first()
-            if got is not None:
-                return None
-            row = conn.execute(select(c).where(c.c.name == self.consumer)).first()
-        if row is not None and row.retry_at is not None and _utc(row.retry_at) > now:  # type: ignore[operator]
-            return "backing-off"
-        return "leased"
+        return self._lease.acquire()
 
     def _release(self, conn: Any, **values: Any) -> None:
-        c = outbox_consumer
-        conn.execute(
-            update(c)
-            .where(c.c.name == self.consumer, c.c.lease_owner == self.owner)
-            .values(lease_owner=None, lease_until=None, **values)
-        )
+        self._lease.release(conn, **values)
 
     # -- work ------------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list[OutboxEvent]:
@@ -169,7 +153,7 @@ class Dispatcher:
                 version_id=int(r.version_id),
                 history_seq=int(r.history_seq),
                 method=r.method,
-                occurred_at=_utc(r.occurred_at),  # type: ignore[arg-type]
+                occurred_at=utc(r.occurred_at),  # type: ignore[arg-type]
                 topics=tuple(r.topics or ()),
                 attempts=int(r.attempts),
             )
@@ -190,14 +174,27 @@ class Dispatcher:
             return result
         try:
             answer = dict(self.handler(events))
-        except Exception as exc:  # noqa: BLE001 - any failure of the receiver is transient
+        except PartialDelivery as exc:
+            self._settle(events, exc.answer, result, error=exc.error)
+            result.error = exc.error
+            return result
+        except PermanentFailure as exc:
+            # Not the records' fault (credentials, configuration): nothing is refused, the
+            # consumer waits the longest back-off and the error is reported as permanent.
+            error = f"permanent: {exc}"
+            self._failed(events, error, delay=self.backoff.longest)
+            result.error = error
+            return result
+        except Exception as exc:  # noqa: BLE001 - any other failure of the receiver is transient
             self._failed(events, f"{type(exc).__name__}: {exc}")
             result.error = f"{type(exc).__name__}: {exc}"
             return result
         self._settle(events, answer, result)
         return result
 
-    def _failed(self, events: Sequence[OutboxEvent], error: str) -> None:
+    def _failed(
+        self, events: Sequence[OutboxEvent], error: str, delay: timedelta | None = None
+    ) -> None:
         now = self._now()
         c, d = outbox_consumer, outbox_delivery
         with self.engine.begin() as conn:
@@ -213,13 +210,20 @@ class Dispatcher:
             self._release(
                 conn,
                 failures=failures,
-                retry_at=now + self.backoff.delay(failures),
+                retry_at=now + (delay or self.backoff.delay(failures)),
                 last_error=error[:2000],
             )
-        log.warning("outbox %s: delivery failed (%d in a row): %s", self.consumer, failures, error)
+        level = logging.ERROR if delay is not None else logging.WARNING
+        log.log(
+            level, "outbox %s: delivery failed (%d in a row): %s", self.consumer, failures, error
+        )
 
     def _settle(
-        self, events: Sequence[OutboxEvent], answer: dict[int, str | None], result: DispatchResult
+        self,
+        events: Sequence[OutboxEvent],
+        answer: Mapping[int, str | None],
+        result: DispatchResult,
+        error: str | None = None,
     ) -> None:
         now = self._now()
         d = outbox_delivery
@@ -247,7 +251,7 @@ class Dispatcher:
             if not missing:
                 self._release(conn, failures=0, retry_at=None, last_error=None, last_success_at=now)
         if missing:
-            self._failed(missing, "the receiver did not acknowledge every event")
+            self._failed(missing, error or "the receiver did not acknowledge every event")
 
     def drain(self, max_rounds: int = 1000) -> DispatchResult:
         """Run until idle, backing off or refused; the merged result."""
@@ -275,3 +279,25 @@ def outbox_status(engine: Engine) -> dict[str, dict[str, int]]:
 
 
 Round = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    name: str
+    failures: int
+    last_error: str | None
+    retry_at: datetime | None
+    last_success_at: datetime | None
+
+
+def consumer_states(engine: Engine) -> dict[str, ConsumerState]:
+    """Per consumer, its back-off state (failures in a row, the last error, when it retries)."""
+    c = outbox_consumer
+    with engine.connect() as conn:
+        rows = conn.execute(select(c)).all()
+    return {
+        r.name: ConsumerState(
+            r.name, int(r.failures or 0), r.last_error, utc(r.retry_at), utc(r.last_success_at)
+        )
+        for r in rows
+    }

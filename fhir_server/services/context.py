@@ -64,6 +64,8 @@ class ServerComponents:
     compartment: Any = None  # auth.compartments.PatientCompartment (membership for access control)
     audit: Any = None  # services.audit.AuditSink (None: no audit trail)
     write_rules: tuple[WriteRule, ...] = ()  # business rules on generic writes, in order
+    # outbox.wiring.Integrations (domain.sync.ports.Integrations): outbox consumers and their pump
+    integrations: Any = None
     settings: Any = None  # the Settings these were built from (deploy-time domain configuration)
 
 

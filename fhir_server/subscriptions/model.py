@@ -1,7 +1,8 @@
 """The R4 Subscription as the Backport IG profiles it (`backport-subscription`): `criteria` holds the
 topic canonical, `criteria.extension` `backport-filter-criteria` the filters, `channel` a rest-hook
 with `backport-payload-content` (empty | id-only | full-resource), `backport-heartbeat-period`,
-`backport-timeout` and `backport-max-count` extensions.  Pure."""
+`backport-timeout` and `backport-max-count` extensions.  Pure.  Filters are resolved per event by
+`filters.FilterResolver`."""
 
 from __future__ import annotations
 
@@ -56,37 +57,3 @@ def subscription_info(resource: Mapping[str, Any]) -> SubscriptionInfo:
         timeout_seconds=int(_ext_value(channel, "backport-timeout") or 10),
         max_count=int(_ext_value(channel, "backport-max-count") or 1),
     )
-
-
-def _references(value: Any) -> set[str]:
-    out: set[str] = set()
-    if isinstance(value, Mapping):
-        ref = value.get("reference")
-        if isinstance(ref, str):
-            out.add(ref)
-        for v in value.values():
-            out |= _references(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= _references(v)
-    return out
-
-
-def filters_hold(
-    info: SubscriptionInfo, resource_type: str, content: Mapping[str, Any] | None
-) -> bool:
-    """Each filter for this type holds.  Reference-valued filters (`patient`, `subject`,
-    `requester` …) hold when the resource refers to the value (or is it); others compare the
-    top-level element's code.  A deleted resource passes (there is nothing left to test)."""
-    if content is None:
-        return True
-    own = f"{resource_type}/{content.get('id')}"
-    for rtype, param, value in info.filters:
-        if rtype not in (resource_type, "*", ""):
-            continue
-        if "/" in value:
-            if value != own and not any(r.endswith(value) for r in _references(content)):
-                return False
-        elif str(content.get(param)) != value:
-            return False
-    return True

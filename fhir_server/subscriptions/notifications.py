@@ -28,6 +28,17 @@ class NumberedEvent:
     resource: Mapping[str, Any] | None  # the version's content (None when deleted or not loaded)
 
 
+_STATUS = {"POST": "201", "DELETE": "204"}
+
+
+def history_request(e: NumberedEvent) -> dict[str, str]:
+    """`Bundle.entry.request` of a history entry (R4 http.html#history): the interaction that
+    made the version — POST to the type, PUT / PATCH / DELETE to the instance."""
+    method = e.method if e.method in ("POST", "PUT", "PATCH", "DELETE") else "PUT"
+    url = e.resource_type if method == "POST" else f"{e.resource_type}/{e.resource_id}"
+    return {"method": method, "url": url}
+
+
 def status_parameters(
     base_url: str,
     info: SubscriptionInfo,
@@ -94,11 +105,8 @@ def notification_bundle(
             url = f"{base_url}/{e.resource_type}/{e.resource_id}"
             entry: dict[str, Any] = {
                 "fullUrl": url,
-                "request": {
-                    "method": e.method if e.method != "PATCH" else "PUT",
-                    "url": f"{e.resource_type}/{e.resource_id}",
-                },
-                "response": {"status": "200", "etag": f'W/"{e.version_id}"'},
+                "request": history_request(e),
+                "response": {"status": _STATUS.get(e.method, "200"), "etag": f'W/"{e.version_id}"'},
             }
             if content == "full-resource" and e.resource is not None:
                 entry["resource"] = dict(e.resource)

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.engine import Engine
 
 from ..outbox.dispatcher import OutboxEvent
-from ..outbox.tables import outbox_consumer, outbox_delivery
+from ..outbox.tables import outbox_consumer, outbox_delivery, outbox_event
 from ..storage.sql.dialects import insert_ignoring_conflict
-from .tables import subscription_event, subscription_state
+from .tables import subscription_event, subscription_owner, subscription_state
 
 
 def consumer_name(subscription_id: str) -> str:
     return f"subscription:{subscription_id}"
+
+
+def handshake_lease(subscription_id: str) -> str:
+    return f"subscription-handshake:{subscription_id}"
 
 
 def _utc(v: datetime | None) -> datetime | None:
@@ -41,6 +46,30 @@ class StoredEvent:
     resource_id: str
     version_id: int
     occurred_at: datetime
+    method: str = "PUT"
+
+
+def record_owner(
+    conn: Connection,
+    dialect: str,
+    sid: str,
+    claims: dict[str, Any] | None,
+    now: datetime,
+    *,
+    replace: bool,
+) -> None:
+    """Within the Subscription's writing transaction: who the subscriber is.  A client's write
+    (`replace`) makes it the subscriber; a server component's write keeps a recorded one."""
+    o = subscription_owner
+    conn.execute(
+        insert_ignoring_conflict(dialect, o).values(
+            subscription_id=sid, claims=claims, recorded_at=now
+        )
+    )
+    if replace:
+        conn.execute(
+            update(o).where(o.c.subscription_id == sid).values(claims=claims, recorded_at=now)
+        )
 
 
 class SubscriptionStore:
@@ -72,12 +101,39 @@ class SubscriptionStore:
             error,
         )
 
+    def owner(self, sid: str) -> dict[str, Any] | None:
+        """The subscriber's token claims; None for the server itself (or none recorded)."""
+        o = subscription_owner
+        with self.engine.connect() as conn:
+            row = conn.execute(select(o.c.claims).where(o.c.subscription_id == sid)).first()
+        return dict(row.claims) if row is not None and row.claims else None
+
+    def handshake_failures(self, sid: str) -> int:
+        c = outbox_consumer
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(c.c.failures).where(c.c.name == handshake_lease(sid))
+            ).scalar_one_or_none()
+        return int(value or 0)
+
     def mark_sent(self, sid: str, now: datetime, handshake: bool = False) -> None:
+        """A notification went out; after a handshake, events from now on are the
+        subscription's (`start_seq`: the newest outbox event at this moment)."""
         s = subscription_state
         with self.engine.begin() as conn:
             self._ensure(conn, sid)
-            values = {"last_sent_at": now, **({"handshake_at": now} if handshake else {})}
+            values: dict[str, Any] = {"last_sent_at": now}
+            if handshake:
+                newest = conn.execute(select(func.max(outbox_event.c.seq))).scalar_one()
+                values |= {"handshake_at": now, "start_seq": int(newest or 0)}
             conn.execute(update(s).where(s.c.subscription_id == sid).values(**values))
+
+    def start_seqs(self) -> dict[str, int]:
+        """Subscription id → the outbox seq its events start after."""
+        s = subscription_state
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.c.subscription_id, s.c.start_seq)).all()
+        return {r[0]: int(r[1] or 0) for r in rows}
 
     def add_event(self, sid: str, event: OutboxEvent) -> int | None:
         """Number `event` for subscription `sid` and queue its delivery; None if done before."""
@@ -106,6 +162,7 @@ class SubscriptionStore:
                     res_id=event.resource_id,
                     version_id=event.version_id,
                     occurred_at=event.occurred_at,
+                    method=event.method,
                 )
             )
             conn.execute(
@@ -141,6 +198,7 @@ class SubscriptionStore:
                 r.res_id,
                 int(r.version_id),
                 _utc(r.occurred_at),  # type: ignore[arg-type]
+                r.method or "PUT",
             )
             for r in rows
         ]

@@ -147,9 +147,23 @@ class TopicCatalog:
     @classmethod
     def load(cls) -> TopicCatalog:
         """The topics of the implementation guide (`profiles/subscriptions/`)."""
-        from ..conformance.ig import load_ig_resources
+        import json
 
-        return cls.from_resources(load_ig_resources())
+        from ..conformance.packages import ig_dir
+
+        folder = ig_dir("profiles") / "subscriptions"
+        return cls.from_resources(
+            json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
+        )
+
+    def capability_extensions(self) -> list[dict[str, Any]]:
+        """`CapabilityStatement.rest.resource` (Subscription) extensions naming every topic
+        (Backport IG: `capabilitystatement-subscriptiontopic-canonical`)."""
+        url = (
+            "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+            "capabilitystatement-subscriptiontopic-canonical"
+        )
+        return [{"url": url, "valueCanonical": u} for u in sorted(self.topics)]
 
     @property
     def resource_types(self) -> frozenset[str]:
@@ -171,3 +185,12 @@ class TopicCatalog:
                 for tr in topic.triggers
             )
         ]
+
+
+def subscription_capability(operations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Subscription entry's extras in the CapabilityStatement: its operations and the topics
+    offered (`capabilitystatement-subscriptiontopic-canonical`, Backport IG)."""
+    extras: dict[str, Any] = {"extension": TopicCatalog.load().capability_extensions()}
+    if operations:
+        extras["operation"] = operations
+    return extras

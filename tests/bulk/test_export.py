@@ -14,8 +14,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import build_components, create_app
-from fhir_server.bulk.router import build_bulk_router
+from fhir_server.app import create_app
 from fhir_server.settings import Settings
 
 BASE = "http://testserver/fhir"
@@ -25,10 +24,7 @@ ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, auth="off", base_url=BASE)
-    components = build_components(settings)
-    app = create_app(settings, components=components)
-    app.router.routes[0:0] = build_bulk_router(components, settings).routes  # before the catch-all
-    with TestClient(app) as c:
+    with TestClient(create_app(settings)) as c:  # the server's own router and background runner
         yield c
 
 
