@@ -931,3 +931,18 @@ def test_the_scheduler_releases_due_reservations_without_a_manual_run(
     released = env.get(f"Slot/{soon['id']}")
     assert not R.is_reserved(released) and R.was_released(released)
     assert R.RESERVED_SLOT_PROFILE not in released.get("meta", {}).get("profile", [])
+
+
+def test_jiayi_serve_runs_the_scheduler_unless_background_tasks_are_off(
+    database_url: str,
+) -> None:
+    import threading
+
+    def scheduler_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "jiayi-jobs"]
+
+    with running(database_url, background_tasks=True):
+        assert len(scheduler_threads()) == 1  # started with the app (first round after a delay)
+    assert scheduler_threads() == []  # stopped at shutdown
+    with running(database_url):  # the tests' default: JIAYI_BACKGROUND_TASKS=false
+        assert scheduler_threads() == []
