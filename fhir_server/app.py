@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .auth.compartments import PatientCompartment
-from .conformance.capability import capability_statement
+from .conformance.capability import capability_statement, guide_profiles
+from .conformance.ig import load_ig_resources
 from .conformance.packages import data_file
 from .core import errors as E
 from .core.discovery import declared
@@ -150,6 +151,7 @@ def build_components(
         }
         | {"Subscription": subscription_capability(operations.capability_entries("Subscription"))},
         references_enforced=settings.referential_integrity == "strict",
+        supported_profiles=guide_profiles(load_ig_resources()),
     )
     components = ServerComponents(
         write_rules=discover_write_rules(),
