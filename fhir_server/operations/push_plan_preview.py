@@ -1,16 +1,18 @@
 """`Patient/{id}/$push-plan-preview[?date=D]`: the resident's push plan for the contract year holding
-D (国卫办基层发〔2025〕21号（三）; 粤(三)); nothing is written (OperationDefinition push-plan-preview)."""
+D (国卫办基层发〔2025〕21号（三）; 粤(三)): the persisted plan once the pushes job has planned the
+year (with which slots are created), else the plan its next run would make; nothing is written
+(OperationDefinition push-plan-preview)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..core import errors as E
 from ..domain.pushes import messages as M
 from ..domain.pushes.content import load_library
 from ..domain.pushes.record import RecordKeyPopulations
-from ..domain.pushes.service import PushService, contract_team
+from ..domain.pushes.service import PushService
 from ..domain.pushes.solar_terms import CHINA_TZ
 from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
@@ -33,35 +35,42 @@ def _handle(repo: FhirRepository, op: OperationInput) -> FhirResponse:
     assert op.id is not None
     repo.read("Patient", op.id)
     on = _date(op.one("date")) or repo.components.clock.now().astimezone(CHINA_TZ).date()
-    populations = RecordKeyPopulations()
-    service = PushService(repo, load_library(), populations)
-    plan, record = service.preview(op.id, on)
+    library = load_library()
+    service = PushService(repo, library, RecordKeyPopulations(), plans=repo.components.push_plans)
+    preview = service.preview(op.id, on)
+    plan = preview.plan
+    by_id = library.by_id()
     params: list[dict[str, Any]] = [
-        {"name": "contract", "valueReference": {"reference": f"Contract/{plan.contract['id']}"}},
+        {"name": "contract", "valueReference": {"reference": f"Contract/{plan.contract_id}"}},
         {"name": "yearStart", "valueDate": plan.year_start.isoformat()},
+        {"name": "yearEnd", "valueDate": (plan.year_end - timedelta(days=1)).isoformat()},
+        {"name": "persisted", "valueBoolean": preview.persisted},
     ]
-    params += [{"name": "populations", "valueCode": c} for c in sorted(populations.of(record, on))]
-    for push in plan.plan:
-        body = M.planned_push(
+    params += [{"name": "populations", "valueCode": c} for c in sorted(preview.populations)]
+    for slot in plan.slots:
+        push = M.planned_push(
             patient_id=op.id,
-            contract_id=plan.contract["id"],
-            care_plan_id=plan.care_plan["id"],
+            contract_id=plan.contract_id,
+            care_plan_id=plan.care_plan_id,
             year_start=plan.year_start,
-            slot=push.slot.index,
-            due=push.slot.due,
-            item=push.item,
-            personalised=push.personalised,
-            sender=contract_team(plan.contract),
+            slot=slot.index,
+            due=slot.due,
+            item=by_id[slot.item],
+            personalised=slot.personalised,
+            sender=plan.sender,
+            term=slot.term,
         )
         parts: list[dict[str, Any]] = [
-            {"name": "month", "valueInteger": push.slot.index + 1},
-            {"name": "due", "valueDate": push.slot.due.isoformat()},
+            {"name": "month", "valueInteger": slot.index + 1},
+            {"name": "start", "valueDate": slot.start.isoformat()},
+            {"name": "due", "valueDate": slot.due.isoformat()},
         ]
-        parts += [{"name": "solarTerm", "valueCode": t} for t in sorted(push.slot.terms)]
+        if slot.term:
+            parts.append({"name": "solarTerm", "valueCode": slot.term})
         parts += [
-            {"name": "personalised", "valueBoolean": push.personalised},
-            {"name": "sent", "valueBoolean": push.slot.index in plan.sent},
-            {"name": "communication", "resource": body},
+            {"name": "personalised", "valueBoolean": slot.personalised},
+            {"name": "sent", "valueBoolean": plan.created(slot.index)},
+            {"name": "communication", "resource": push.materialise()},
         ]
         params.append({"name": "push", "part": parts})
     return FhirResponse(200, {"resourceType": "Parameters", "parameter": params})

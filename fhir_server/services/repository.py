@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +23,7 @@ from ..core.ids import is_valid_id, is_valid_version, new_id
 from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
+from .batch import BatchCache, Instance
 from .consent import search_all
 from .context import RequestContext, ServerComponents, WriteRule
 
@@ -461,6 +462,80 @@ class FhirRepository:
             )
         self.validate(resource)
         return self._put(resource, if_match, "PUT")
+
+    @property
+    def unit_of_work(self) -> UnitOfWork | None:
+        """The unit of work this repository is bound to (inside `transaction()`), else None:
+        for domain state that must commit with the resources (e.g. the push planner's)."""
+        return self._uow
+
+    def create_instances(
+        self, resource_type: str, instances: Sequence[Instance], cache: BatchCache
+    ) -> list[StoredResource]:
+        """Version 1 of many new resources with the server's own ids (update-as-create), each an
+        `Instance` of a skeleton, written at once (COPY on PostgreSQL) with the search-index and
+        outbox rows a create writes; for server jobs (the pushes planner).  The checks of
+        `update`: type, the caller's right to create, validation (each skeleton in full, once per
+        `cache`; each value by its placeholder kind, ids as ids), strict references per resource.
+        Where a write rule applies to the type, each resource goes through `update` instead, so
+        no rule is bypassed.  409 when one exists already (nothing is written)."""
+        from ..search.templates import check_value
+        from .batch import LAST_UPDATED
+
+        self.check_type(resource_type)
+        self._require("update", resource_type)
+        now = self.components.clock.now()
+        stamp = fhir_instant(now)
+        bodies: list[tuple[Any, dict[str, str], dict[str, Any]]] = []
+        for inst in instances:
+            skeleton = cache.stamp(inst.skeleton)
+            if skeleton.content["resourceType"] != resource_type:
+                raise E.bad_request(f"an instance is not a {resource_type}", "resourceType")
+            issues = cache.issues.get(skeleton.key)
+            if issues is None:
+                issues = list(self.components.validator.validate(skeleton.content))
+                cache.issues[skeleton.key] = issues
+            if any(i.is_error for i in issues):
+                self.validate(skeleton.content)  # raises with the issues
+            for placeholder, value in inst.values.items():
+                if not check_value(placeholder, value):
+                    raise E.bad_request(f"'{value}' cannot stand for {placeholder}")
+            values = {**inst.values, LAST_UPDATED: stamp}
+            content = skeleton.instantiate(values)
+            self.check_id(content["id"])
+            bodies.append((skeleton, values, content))
+        if self._rules(resource_type, "PUT"):
+            return [self._put_new(content) for _s, _v, content in bodies]
+
+        def run(uow: UnitOfWork) -> list[StoredResource]:
+            records: list[StoredResource] = []
+            rows: list[Callable[[Any], Any]] = []
+            for skeleton, values, content in bodies:
+                self._check_references(uow, content)
+                records.append(
+                    StoredResource(resource_type, content["id"], 1, now, False, content, "PUT")
+                )
+                rows.append(
+                    lambda ex, s=skeleton, v=values, c=content: cache.rows.rows(ex, s, v, c)
+                )
+            bulk = getattr(uow.resources, "write_new_many", None)
+            if bulk is not None:
+                written: list[StoredResource] = bulk(records, rows)
+            else:  # a store without bulk writes: one by one, same rows
+                written = [uow.resources.write(r, 0) for r in records]
+            for record in written:
+                self._check_stored(uow, "update", record)
+            return written
+
+        return self._write(run)
+
+    def _put_new(self, content: dict[str, Any]) -> StoredResource:
+        meta = {k: v for k, v in content["meta"].items() if k not in ("versionId", "lastUpdated")}
+        body = {k: v for k, v in content.items() if k != "meta"} | ({"meta": meta} if meta else {})
+        result = self.update(content["resourceType"], content["id"], body)
+        if not result.created:
+            raise E.conflict(f"{content['resourceType']}/{content['id']} exists already")
+        return result.record
 
     def _put(self, resource: dict[str, Any], if_match: str | None, method: str) -> WriteResult:
         resource_type, resource_id = resource["resourceType"], resource["id"]

@@ -36,6 +36,10 @@ class Alert:
     def active_on(self, on: date) -> bool:
         return self.start <= on and (self.end is None or on <= self.end)
 
+    def over_by(self, on: date) -> bool:
+        """Has the alert's period ended before `on` (no later run needs to fan it out)?"""
+        return self.end is not None and self.end < on
+
 
 def is_area_code(code: str) -> bool:
     return bool(_CODE.match(code))

@@ -78,8 +78,10 @@ def post_alert(
     return repo.create("CommunicationRequest", body).record.content
 
 
-def active_alerts(repo: Any, on: date) -> list[rules.Alert]:
-    """Alerts in force on `on` (status active, `occurrencePeriod` covering the date)."""
+def alerts_to_fan_out(repo: Any, on: date) -> list[rules.Alert]:
+    """Alerts (status active) whose period began on or before `on`: the pushes job fans each out
+    to the residents it reaches on every run until its period is over, then completes it — so an
+    alert whose period ends between two runs still goes out on the next one (粤(七))."""
     query = [("status", "active"), ("category", f"{rules.KIND_SYSTEM}|alert")]
     alerts: list[rules.Alert] = []
     cursor: str | None = None
@@ -93,4 +95,13 @@ def active_alerts(repo: Any, on: date) -> list[rules.Alert]:
         cursor = page.next_cursor
         if not cursor:
             break
-    return [a for a in alerts if a.active_on(on)]
+    return [a for a in alerts if a.start <= on]
+
+
+def complete_alert(repo: Any, request_id: str) -> None:
+    """The alert was fanned out for the last time: its CommunicationRequest is `completed`."""
+    current = repo.read("CommunicationRequest", request_id).content
+    if current.get("status") == "completed":
+        return
+    body = {k: v for k, v in current.items() if k != "meta"} | {"status": "completed"}
+    repo.update("CommunicationRequest", request_id, body)

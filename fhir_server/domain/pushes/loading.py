@@ -1,6 +1,6 @@
-"""Bulk reads for one page of contracts, through `FhirRepository.search` (the one gate): the residents'
-Patients, Conditions, Flags, RiskAssessments, Observations, Consents, CarePlans and existing pushes,
-a few searches per page instead of several per resident."""
+"""Bulk reads for one page of residents, through `FhirRepository.search` (the one gate): for planning
+their Patients, Conditions, Flags, RiskAssessments, Observations, Consents and CarePlans; for
+delivery their Patients and Consents — a few searches per page instead of several per resident."""
 
 from __future__ import annotations
 
@@ -60,15 +60,39 @@ def _patient_ref(resource: Mapping[str, Any], param: str) -> str | None:
 class PageData:
     records: dict[str, ResidentRecord]
     care_plans: dict[str, list[dict[str, Any]]]
-    pushes: dict[str, list[dict[str, Any]]]
 
 
-def load_page(repo: Any, patient_ids: Sequence[str]) -> PageData:
+@dataclass
+class Contacts:
+    """What delivery needs of a page of residents: the Patient (telecom, address) and the active
+    Consents (channel opt-outs)."""
+
+    patients: dict[str, dict[str, Any]]
+    consents: dict[str, list[dict[str, Any]]]
+
+
+def load_patients(repo: Any, patient_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     ids = sorted(set(patient_ids))
     patients: dict[str, dict[str, Any]] = {}
     for i in range(0, len(ids), _CHUNK):
         for p in search_all(repo, "Patient", [("_id", ",".join(ids[i : i + _CHUNK]))]):
             patients[p["id"]] = p
+    return patients
+
+
+def load_contacts(repo: Any, patient_ids: Sequence[str]) -> Contacts:
+    """Two searches per chunk of residents (Patients, active Consents)."""
+    ids = sorted(set(patient_ids))
+    consents = by_patient(repo, "Consent", "patient", ids, [("status", "active")])
+    return Contacts(load_patients(repo, ids), dict(consents))
+
+
+def load_page(repo: Any, patient_ids: Sequence[str]) -> PageData:
+    """The residents' records for planning: Patients, Conditions, active Flags, RiskAssessments,
+    the Observations personalisation reads (BMI, weight, height, smoking), active Consents and
+    active CarePlans."""
+    ids = sorted(set(patient_ids))
+    patients = load_patients(repo, ids)
     conditions = by_patient(repo, "Condition", "subject", ids, [])
     flags = by_patient(repo, "Flag", "subject", ids, [("status", "active")])
     risks = by_patient(repo, "RiskAssessment", "subject", ids, [])
@@ -97,8 +121,7 @@ def load_page(repo: Any, patient_ids: Sequence[str]) -> PageData:
         for pid, p in patients.items()
     }
     care_plans = by_patient(repo, "CarePlan", "subject", ids, [("status", "active")])
-    pushes = by_patient(repo, "Communication", "subject", ids, [])
-    return PageData(records, care_plans, pushes)
+    return PageData(records, care_plans)
 
 
 def care_plan_for(

@@ -168,21 +168,70 @@ def facts_of(record: ResidentRecord, populations: frozenset[str], on: date) -> R
     )
 
 
+CONSENT_CHANNEL_EXT = "https://jiayi.health/fhir/StructureDefinition/consent-channel"
+#: every push channel a resident can receive on (CodeSystem push-channel, without `all`)
+PUSH_CHANNELS = frozenset({"app-inbox", "sms", "wechat"})
+#: contact-point-system code of the `consent-channel` extension → the push channels it names
+#: (the extension's definition: "other = app/WeChat"; no push goes out by voice call or e-mail)
+CONTACT_SYSTEM_CHANNELS: dict[str, frozenset[str]] = {
+    "sms": frozenset({"sms"}),
+    "other": frozenset({"app-inbox", "wechat"}),
+    "phone": frozenset(),
+    "email": frozenset(),
+    "fax": frozenset(),
+    "pager": frozenset(),
+    "url": frozenset(),
+}
+
+
+def _covers(period: Mapping[str, Any] | None, day: str) -> bool:
+    period = period or {}
+    start, end = str(period.get("start") or ""), str(period.get("end") or "")
+    return start[:10] <= day and (not end or day <= end[:10])
+
+
+def _named_channels(provision: Mapping[str, Any]) -> set[str]:
+    """Channels a provision names: push-channel codes in `code`, `consent-channel` extensions."""
+    out: set[str] = set()
+    for concept in provision.get("code", []):
+        out.update(_codes(concept, CHANNEL_SYSTEM))
+    for ext in provision.get("extension", []):
+        if ext.get("url") == CONSENT_CHANNEL_EXT and isinstance(ext.get("valueCode"), str):
+            out |= CONTACT_SYSTEM_CHANNELS.get(ext["valueCode"], frozenset())
+    return out
+
+
+def _denied(provision: Mapping[str, Any], inherited: str | None, day: str) -> set[str]:
+    if not _covers(provision.get("period"), day):
+        return set()
+    kind = provision.get("type") or inherited
+    out = _named_channels(provision) if kind == "deny" else set()
+    for nested in provision.get("provision", []):
+        if isinstance(nested, Mapping):
+            out |= _denied(nested, kind, day)
+    return out
+
+
 def opted_out_channels(consents: Sequence[Mapping[str, Any]], on: date) -> frozenset[str]:
-    """Channels denied by active Consents (`provision.type` deny, `provision.code` push-channel
-    codes; `all` denies every channel), honouring `provision.period`."""
+    """Channels the resident's active Consents deny on `on`, in either form the guide allows:
+    a deny provision naming push-channel codes in `provision.code` (`all` = every channel), or —
+    profile `jiayi-push-channel-consent` — a permit base provision with nested deny provisions
+    carrying the `consent-channel` extension (contact-point-system codes: `sms`; `other` = the
+    app inbox and WeChat).  Provision periods are honoured; `all` expands to every channel."""
     out: set[str] = set()
     day = on.isoformat()
     for consent in consents:
-        provision = consent.get("provision") or {}
-        if consent.get("status") != "active" or provision.get("type") != "deny":
+        provision = consent.get("provision")
+        if consent.get("status") != "active" or not isinstance(provision, Mapping):
             continue
-        period = provision.get("period") or {}
-        if period.get("start", "")[:10] > day or (period.get("end") and period["end"][:10] < day):
-            continue
-        for concept in provision.get("code", []):
-            out.update(_codes(concept, CHANNEL_SYSTEM))
+        out |= _denied(provision, None, day)
+    if ALL_CHANNELS in out:
+        out |= PUSH_CHANNELS
     return frozenset(out)
+
+
+def opted_out_of_all(denied: frozenset[str]) -> bool:
+    return denied >= PUSH_CHANNELS
 
 
 def division_codes(patient: Mapping[str, Any]) -> list[str]:

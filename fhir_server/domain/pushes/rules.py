@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from .content import ContentItem, ContentLibrary
+from .content import GENERAL, NO_SPECIFIC_NEED, ContentItem, ContentLibrary
 from .solar_terms import terms_between
 
 PUSHES_PER_YEAR = 12
@@ -72,13 +72,16 @@ class ResidentFacts:
 
 @dataclass(frozen=True)
 class Slot:
-    """One month of the contract year; the push is due on the first solar term in the month."""
+    """One month of the contract year.  The push is created by the first run on or after `start`
+    (or in the year's final month, whatever its start); `due`, the first solar term in the month,
+    is its schedule (`push-due-date`), not a condition."""
 
     index: int  # 0..11
     start: date
     end: date  # exclusive
     due: date
     terms: frozenset[str]  # solar-term codes falling in the month
+    first_term: str | None = None  # the first of them
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,16 @@ def month_slots(year_start: date) -> list[Slot]:
         start, end = add_months(year_start, i), add_months(year_start, i + 1)
         terms = terms_between(start, end)
         due = terms[0].day if terms else start
-        slots.append(Slot(i, start, end, due, frozenset(t.code for t in terms)))
+        first = terms[0].code if terms else None
+        slots.append(Slot(i, start, end, due, frozenset(t.code for t in terms), first))
     return slots
+
+
+def slot_term(slot: Slot, item: ContentItem) -> str | None:
+    """The solar term a push is timed to: the item's own term in that month, else the month's
+    first term (the push-due-date)."""
+    own = sorted(item.terms & slot.terms)
+    return own[0] if own else slot.first_term
 
 
 def personal_needs(facts: ResidentFacts) -> list[str]:
@@ -143,7 +154,13 @@ def personalised_candidates(
             if rank < len(group) and group[rank] not in ordered:
                 ordered.append(group[rank])
     if not ordered and facts.age is not None:
-        ordered = [i for i in items if i.age and not i.suits and i.age[0] <= facts.age <= i.age[1]]
+        ordered = [
+            i
+            for i in items
+            if i.age and not i.suits - {GENERAL} and i.age[0] <= facts.age <= i.age[1]
+        ]
+    if not ordered:  # nothing on record to personalise on: the default personalised guidance
+        ordered = [i for i in items if NO_SPECIFIC_NEED in i.suits]
     return ordered
 
 
@@ -175,6 +192,19 @@ def plan_year(
     """A push per slot: personalised items first, then routine items covering the required topics,
     in season; nothing twice.  `fixed`: slot index → (item id, personalised) already sent this year;
     `sent_before`: item ids sent in earlier years (avoided while alternatives remain)."""
+    candidates = personalised_candidates(facts, library.items)
+    return plan_slots(candidates, slots, library, fixed, sent_before)
+
+
+def plan_slots(
+    candidates: Sequence[ContentItem],
+    slots: Sequence[Slot],
+    library: ContentLibrary,
+    fixed: Mapping[int, tuple[str, bool]] | None = None,
+    sent_before: Iterable[str] = (),
+) -> list[PlannedPush]:
+    """`plan_year` from the resident's personalised candidates (a pure function of its inputs,
+    so planners may memoise it per distinct candidates, slots and history)."""
     by_id = library.by_id()
     fixed = dict(fixed or {})
     plan: dict[int, PlannedPush] = {}
@@ -188,7 +218,7 @@ def plan_year(
     required = frozenset(REQUIRED_TOPICS)
     gains = {i.id: library.roots(i.topics) & required for i in library.items}
     # 1. personalised guidance chosen from the record
-    wanted = [i for i in personalised_candidates(facts, library.items) if i.id not in used]
+    wanted = [i for i in candidates if i.id not in used]
     have = sum(p.personalised for p in plan.values())
     wanted = wanted[: max(0, MAX_PERSONALISED - have)]
     for k, item in enumerate(wanted):
@@ -284,40 +314,79 @@ class PushFact:
 
 @dataclass(frozen=True)
 class Assessment:
-    count: int
+    count: int  # planned pushes delivered in the period (alerts are extra and not counted)
     missing_topics: tuple[str, ...]
     personalised: int
+    expected: int = PUSHES_PER_YEAR  # pushes due in the period (12 per contract year, by month)
+    empty_months: tuple[str, ...] = ()  # months (YYYY-MM) of the period without a delivered push
+
+    @property
+    def full_year(self) -> bool:
+        """Topics and personalised guidance are assessed over whole contract years only: the plan
+        spreads them over the year, so a part of a year cannot be held to all of them."""
+        return self.expected >= PUSHES_PER_YEAR
 
     @property
     def enough(self) -> bool:
-        return self.count >= PUSHES_PER_YEAR
+        return self.count >= self.expected
 
     @property
     def compliant(self) -> bool:
-        return self.enough and not self.missing_topics and self.personalised >= 1
+        if not self.enough:
+            return False
+        return not self.full_year or (not self.missing_topics and self.personalised >= 1)
 
     def shortfalls(self) -> list[str]:
         out = []
         if not self.enough:
-            out.append(f"pushes {self.count}/{PUSHES_PER_YEAR}")
-        if self.missing_topics:
+            out.append(f"pushes {self.count}/{self.expected}")
+        if self.full_year and self.missing_topics:
             out.append("missing topics: " + ", ".join(self.missing_topics))
-        if self.personalised < 1:
+        if self.full_year and self.personalised < 1:
             out.append("no personalised guidance")
+        if self.empty_months:
+            out.append("months without a push: " + ", ".join(self.empty_months))
         return out
 
 
-def assess(pushes: Iterable[PushFact]) -> Assessment:
+def assess(
+    pushes: Iterable[PushFact], months: Sequence[tuple[date, date]] | None = None
+) -> Assessment:
+    """The resident's delivered pushes against the months due: `months` are the [start, end)
+    months of the resident's contract years lying wholly inside the period (None: one full
+    year, no month check)."""
     facts = list(pushes)
     covered = {t for p in facts for t in p.topics}
+    empty: tuple[str, ...] = ()
+    expected = PUSHES_PER_YEAR
+    if months is not None:
+        expected = len(months)
+        empty = tuple(
+            start.strftime("%Y-%m")
+            for start, end in months
+            if not any(start <= p.sent < end for p in facts)
+        )
     return Assessment(
         count=len(facts),
         missing_topics=tuple(t for t in REQUIRED_TOPICS if t not in covered),
         personalised=sum(p.personalised for p in facts),
+        expected=expected,
+        empty_months=empty,
     )
 
 
-def months_without_push(slots: Sequence[Slot], sent: Iterable[date]) -> list[int]:
-    """Slot indexes (months of the contract year) in which nothing was sent."""
-    days = list(sent)
-    return [s.index for s in slots if not any(s.start <= d < s.end for d in days)]
+def months_due(
+    contract_start: date, contract_end: date | None, period_start: date, period_end: date
+) -> list[tuple[date, date]]:
+    """The [start, end) months of a contract's years (monthly slots from its start) lying wholly
+    inside both the contract term and the period [period_start, period_end] (inclusive)."""
+    out: list[tuple[date, date]] = []
+    last = period_end if contract_end is None else min(period_end, contract_end)
+    k = 0
+    while True:
+        start, end = add_months(contract_start, k), add_months(contract_start, k + 1)
+        if start > last:
+            return out
+        if start >= period_start and end - timedelta(days=1) <= last:
+            out.append((start, end))
+        k += 1

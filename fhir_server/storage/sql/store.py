@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -146,6 +146,43 @@ class SqlResourceStore:
             self._indexer.index(self._conn, self._dialect, stored)
         if self._outbox is not None and self._outbox.record(self._conn, self._dialect, stored):
             self.recorded += 1
+        return stored
+
+    def write_new_many(
+        self,
+        records: Sequence[StoredResource],
+        index_rows: Sequence[Callable[[Any], Any] | None],
+    ) -> list[StoredResource]:
+        """Version 1 of many new resources at once (`bulk_write.write_new`: COPY on PostgreSQL):
+        the same resource, history, search-index and outbox rows as `write` one by one.
+        `index_rows[i]`: None, or a function of this store's `search.extract.Extractor` giving the
+        `IndexRows` of `records[i]` (e.g. `search.templates`); None: extracted here.
+        Raises VersionConflict when one exists already (roll the transaction back)."""
+        from .bulk_write import write_new
+        from .indexer import table_rows
+
+        rows: list[Any] = []
+        if self._indexer is not None:
+            from .search_reindex import sync_registry
+
+            sync_registry(self._conn, self._indexer.registry)
+            extractor = self._indexer.extractor
+            for record, given in zip(records, index_rows, strict=True):
+                found = None
+                if given is not None:
+                    found = given(extractor)
+                elif record.content is not None:
+                    found = extractor.extract(record.content)
+                rows.append(
+                    None if found is None else table_rows(record.resource_type, record.id, found)
+                )
+        else:
+            rows = [None] * len(records)
+        stored = write_new(self._conn, self._dialect, records, rows)
+        if self._outbox is not None:
+            for written in stored:
+                if self._outbox.record(self._conn, self._dialect, written):
+                    self.recorded += 1
         return stored
 
     # -- search ------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from adapters.messaging.inbox import LocalInboxSender
 from adapters.messaging.webhook import WebhookSender
 from fhir_server.domain.pushes import messages as M
-from fhir_server.domain.pushes.ports import DeliveryReceipt, OutboundMessage
+from fhir_server.domain.pushes.ports import OutboundMessage
 
 MSG = OutboundMessage("push-1", "sms", "p1", "减盐", "每天不超过5克", addresses=("13800000000",))
 NOW = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
@@ -75,15 +76,45 @@ def test_inbox_is_idempotent(tmp_path: Path) -> None:
     assert [m["id"] for m in inbox.messages("p1")] == ["push-1"]
 
 
-def test_status_recorded_on_the_communication() -> None:
+@pytest.mark.parametrize(
+    ("outcome", "status", "reason", "sent"),
+    [
+        (M.Outcome("completed", 1, "sms", NOW, None), "completed", None, True),
+        (
+            M.Outcome("in-progress", 1, reason_code="delivery-failed", reason_text="HTTP 503"),
+            "in-progress",
+            "delivery-failed",
+            False,
+        ),
+        (
+            M.Outcome("not-done", 3, reason_code="delivery-failed", reason_text="x"),
+            "not-done",
+            "delivery-failed",
+            False,
+        ),
+        (
+            M.Outcome("not-done", 1, reason_code="opted-out", reason_text="y"),
+            "not-done",
+            "opted-out",
+            False,
+        ),
+    ],
+)
+def test_status_recorded_on_the_communication(
+    outcome: M.Outcome, status: str, reason: str | None, sent: bool
+) -> None:
     body = {"resourceType": "Communication", "id": "x", "status": "preparation"}
-    ok = M.with_delivery(body, "sms", DeliveryReceipt(True, 1, NOW, NOW), 3)
-    assert ok["status"] == "completed" and ok["sent"] == ok["received"]
-    assert ok["medium"][0]["coding"][0]["code"] == "sms"
-    failed = M.with_delivery(body, "sms", DeliveryReceipt(False, 3, reason="HTTP 503"), 5)
-    assert (
-        failed["status"] == "in-progress"
-        and failed["statusReason"]["coding"][0]["code"] == "delivery-failed"
-    )
-    final = M.with_delivery(failed, "sms", DeliveryReceipt(False, 3, reason="HTTP 503"), 5)
-    assert final["status"] == "not-done" and "6 attempts" in final["statusReason"]["text"]
+    out = M.with_outcome(body, outcome, "2026-03-01T09:00:00+08:00", None)
+    assert out["status"] == status and M.runs_of(out) == outcome.runs
+    assert (out.get("statusReason") or {}).get("coding", [{}])[0].get("code") == reason
+    assert ("sent" in out) is sent
+    if outcome.channel:
+        codes = [c["code"] for c in out["medium"][0]["coding"]]
+        assert codes == ["sms", "WRITTEN"]  # push-channel, then the v3 ParticipationMode
+    again = M.with_outcome(out, M.Outcome("completed", outcome.runs + 1, "app-inbox"), "s", "r")
+    assert "statusReason" not in again and M.runs_of(again) == outcome.runs + 1
+
+
+def test_waiting_for_a_channel_changes_nothing() -> None:
+    body = {"resourceType": "Communication", "id": "x", "status": "preparation"}
+    assert M.with_outcome(body, M.Outcome("preparation", 0), None, None) == body

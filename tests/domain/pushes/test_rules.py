@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -19,8 +19,9 @@ from fhir_server.domain.pushes.rules import (
     contract_year_start,
     missing_topics,
     month_slots,
-    months_without_push,
+    months_due,
     personal_needs,
+    personalised_candidates,
     plan_year,
 )
 from fhir_server.domain.pushes.solar_terms import solar_terms
@@ -192,6 +193,51 @@ def test_assess(facts: list[PushFact], compliant: bool, short: list[str]) -> Non
     ] == short
 
 
-def test_months_without_push() -> None:
-    slots = month_slots(date(2026, 1, 1))
-    assert months_without_push(slots, [s.due for s in slots if s.index != 4]) == [4]
+@pytest.mark.parametrize(
+    ("contract", "period", "months"),
+    [
+        # a whole contract year inside the period: its 12 months
+        ((date(2026, 3, 1), date(2027, 2, 28)), (date(2026, 3, 1), date(2027, 2, 28)), 12),
+        # a calendar-year report: the months lying wholly inside both
+        ((date(2026, 3, 1), date(2027, 2, 28)), (date(2026, 1, 1), date(2026, 12, 31)), 10),
+        # mid-month start: the month straddling the period's end is not due yet
+        ((date(2026, 3, 15), date(2027, 3, 14)), (date(2026, 3, 1), date(2027, 2, 28)), 11),
+        # terminated after five months
+        ((date(2026, 3, 1), date(2026, 7, 31)), (date(2026, 3, 1), date(2027, 2, 28)), 5),
+        # open-ended contract, two years
+        ((date(2026, 3, 1), None), (date(2026, 3, 1), date(2028, 2, 29)), 24),
+    ],
+)
+def test_months_due_by_overlap(
+    contract: tuple[date, date | None], period: tuple[date, date], months: int
+) -> None:
+    due = months_due(contract[0], contract[1], period[0], period[1])
+    assert len(due) == months
+    assert all(period[0] <= s and e <= add_months(period[1], 0) + timedelta(days=1) for s, e in due)
+
+
+def test_assess_by_months_lists_the_empty_ones() -> None:
+    due = months_due(date(2026, 3, 1), None, date(2026, 3, 1), date(2026, 8, 31))
+    facts = [PushFact(s, frozenset({"diet"}), False) for s, _ in due if s.month != 5]
+    a = assess(facts, due)
+    assert (a.count, a.expected, a.empty_months) == (5, 6, ("2026-05",))
+    assert a.shortfalls() == ["pushes 5/6", "months without a push: 2026-05"]
+    assert not a.full_year  # half a year: topics and personalised guidance are not assessed
+    full = [PushFact(s, frozenset({"diet"}), False) for s, _ in due]
+    assert assess(full, due).compliant
+
+
+def test_alerts_are_never_planned_and_a_record_without_needs_gets_the_default() -> None:
+    assert [i.id for i in personalised_candidates(ResidentFacts(None), LIB.items)] == [
+        "push-p-record-review"
+    ]
+    plan = plan_year(ResidentFacts(None), month_slots(date(2026, 3, 1)), LIB)
+    assert [p.item.id for p in plan if p.personalised] == ["push-p-record-review"]
+
+
+def test_every_item_is_tagged_with_topic_timing_and_audience() -> None:
+    for item in LIB.items:
+        assert item.topics, item.id
+        assert item.terms or item.year_round, item.id
+        assert item.suits or item.age, item.id
+        assert not (item.terms and item.year_round), item.id

@@ -1,0 +1,61 @@
+"""Inputs of `FhirRepository.create_instances`: many new resources made from skeletons
+(`search.templates.Skeleton`), for server jobs that write thousands of alike resources (the
+health-push planner).  A `BatchCache` lives for one job run: what was learnt about a skeleton
+(its validation issues, its index rows) is reused for every instance of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..core.errors import Issue
+from ..search.templates import (
+    RowTemplates,
+    Skeleton,
+    date_placeholder,
+    instant_placeholder,
+    token_placeholder,
+)
+
+__all__ = [
+    "LAST_UPDATED",
+    "BatchCache",
+    "Instance",
+    "Skeleton",
+    "date_placeholder",
+    "instant_placeholder",
+    "token_placeholder",
+]
+
+#: the placeholder of `meta.lastUpdated` in a stamped skeleton (the others use 0..29)
+LAST_UPDATED = instant_placeholder(30)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One new resource: `skeleton` with `values` for its placeholders (its `id` among them)."""
+
+    skeleton: Skeleton
+    values: Mapping[str, str]
+
+
+@dataclass
+class BatchCache:
+    stamped: dict[str, Skeleton] = field(default_factory=dict)  # skeleton key → with meta
+    issues: dict[str, list[Issue]] = field(default_factory=dict)  # stamped key → validation
+    rows: RowTemplates = field(default_factory=RowTemplates)
+
+    def stamp(self, skeleton: Skeleton) -> Skeleton:
+        found = self.stamped.get(skeleton.key)
+        if found is None:
+            content = dict(skeleton.content)
+            meta = dict(content.pop("meta", None) or {})
+            meta["versionId"] = "1"
+            meta["lastUpdated"] = LAST_UPDATED
+            found = Skeleton(
+                {"resourceType": content.pop("resourceType"), "id": content.pop("id")}
+                | {"meta": meta}
+                | content
+            )
+            self.stamped[skeleton.key] = found
+        return found
