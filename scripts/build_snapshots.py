@@ -2,15 +2,16 @@
 
 Spec: http://hl7.org/fhir/R4/profiling.html#snapshot; issue 4 ("StructureDefinitions on R4 base,
 differential + snapshot").  SUSHI and `scripts/build_service_packages.py` write differentials only;
-this script (run by `scripts/build_profiles.sh` after placing SUSHI's output, and after
-`build_service_packages.py`) regenerates the snapshots of `profiles/structuredefinitions/` and
-`profiles/extensions/` with `fhir_server.ig.snapshots.SnapshotBuilder`, over the full R4 definitions
+this script (run by `scripts/build_profiles.sh` after placing SUSHI's output, and after any script
+that writes StructureDefinitions) regenerates the snapshot of every StructureDefinition under
+`profiles/` (examples and FSH sources aside) with `fhir_server.ig.snapshots.SnapshotBuilder`,
+over the full R4 definitions
 of the official package (`.cache/r4/package`, fetched with `npm pack hl7.fhir.r4.examples@4.0.1`
 when absent).  `tests/unit/ig/test_snapshots.py` fails when a committed snapshot is stale.
 
 Usage::
 
-    python scripts/build_snapshots.py [--check]
+    python scripts/build_snapshots.py [--check] [FILE …]   # FILE: only these (default: all)
 """
 
 from __future__ import annotations
@@ -28,11 +29,16 @@ from build_r4_definitions import fetch_package  # noqa: E402
 
 from fhir_server.ig.snapshots import SnapshotBuilder, load_base_definitions  # noqa: E402
 
-FOLDERS = ("structuredefinitions", "extensions")
+SKIP = ("examples", "fsh")
 
 
 def sd_files(profiles: Path = REPO / "profiles") -> list[Path]:
-    return sorted(p for folder in FOLDERS for p in (profiles / folder).glob("*.json"))
+    """Every StructureDefinition file under `profiles/`, examples and FSH sources aside."""
+    return sorted(
+        p
+        for p in profiles.rglob("StructureDefinition-*.json")
+        if not set(p.relative_to(profiles).parts[:-1]) & set(SKIP)
+    )
 
 
 def dump(resource: dict[str, object]) -> str:
@@ -42,13 +48,17 @@ def dump(resource: dict[str, object]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--check", action="store_true", help="report stale files, write nothing")
+    parser.add_argument("only", nargs="*", type=Path, help="write only these files")
     args = parser.parse_args(argv)
     files = sd_files()
+    only = {p.resolve() for p in args.only}
     sds = [json.loads(p.read_text(encoding="utf-8")) for p in files]
     builder = SnapshotBuilder(load_base_definitions(fetch_package()), sds)
     stale = []
     for path, sd in zip(files, sds, strict=True):
         text = dump(builder.with_snapshot(sd))
+        if only and path.resolve() not in only:
+            continue
         if text != path.read_text(encoding="utf-8"):
             stale.append(path)
             if not args.check:

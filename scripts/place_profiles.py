@@ -3,8 +3,9 @@
 Placement: StructureDefinitions of extensions → `extensions/`, other StructureDefinitions →
 `structuredefinitions/`, SearchParameter → `searchparameters/`, Measure → `measures/`, NamingSystem →
 `namingsystems/`, Questionnaire → `questionnaires/`, everything else (example instances) → `examples/`.
-Files a previous compile produced but this one did not are removed; the extensions written by
-`scripts/build_service_packages.py` are left alone.  JSON is written with two-space indentation and
+Nothing is removed: other scripts and hand-written resources share these folders (SearchParameters,
+extensions of `scripts/build_service_packages.py`), so a file of an FSH definition that was deleted
+must be deleted by hand; `main` lists the JSON files SUSHI did not produce.  JSON is written with two-space indentation and
 unescaped Chinese, like the rest of the guide.
 """
 
@@ -48,17 +49,29 @@ def place(generated: Path, profiles: Path) -> dict[str, int]:
         text = json.dumps(resource, ensure_ascii=False, indent=2) + "\n"
         target.write_text(text, encoding="utf-8")
         written[folder].add(name)
-    for folder in MANAGED:
-        for stale in sorted((profiles / folder).glob("*.json")):
-            keep = folder == "extensions" and stale.name in NOT_FSH_EXTENSIONS
-            if stale.name not in written[folder] and not keep:
-                stale.unlink()
     return {folder: len(names) for folder, names in written.items()}
+
+
+def not_from_fsh(generated: Path, profiles: Path) -> list[str]:
+    """JSON files of the managed folders that SUSHI's output in `generated` does not hold."""
+    made = set()
+    for path in generated.glob("*.json"):
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        made.add(f"{folder_for(resource)}/{resource['resourceType']}-{resource['id']}.json")
+    return [
+        f"{folder}/{p.name}"
+        for folder in MANAGED
+        for p in sorted((profiles / folder).glob("*.json"))
+        if f"{folder}/{p.name}" not in made
+    ]
 
 
 def main(argv: list[str]) -> int:
     counts = place(Path(argv[0]), Path(argv[1]))
     print(", ".join(f"{folder}: {n}" for folder, n in counts.items()))
+    others = not_from_fsh(Path(argv[0]), Path(argv[1]))
+    if others:
+        print(f"not from FSH (kept): {', '.join(others)}")
     return 0
 
 

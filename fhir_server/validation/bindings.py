@@ -9,6 +9,13 @@ string, uri).
 A ValueSet that cannot be expanded locally (`DefinitionLibrary.members()` returns None: e.g. SNOMED
 CT, UCUM, BCP-47 languages, MIME types) is not checked: no false errors from terminology we do not
 hold.  A CodeableConcept with text only is accepted (nothing coded to check).
+
+`GuideCodeStage` checks every Coding (and coded Quantity) anywhere in a resource, bound or not,
+whose `system` is one of the guide's CodeSystems: a code that CodeSystem does not define is an error
+(`JY-CODE-UNKNOWN`), whatever the binding strength — the guide is the authority of its own code
+systems, so an unknown code there is a mistake, never "a suitable code from elsewhere".  A `system`
+under the guide's CodeSystem base that the guide does not define is a warning (a newer guide
+version may define it).
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from fhir_server.core.errors import Issue
 
 from .library import DefinitionLibrary
 from .walk import walk
+
+GUIDE_CODESYSTEMS = "https://jiayi.health/fhir/CodeSystem/"
+_CODED = frozenset({"Coding", "Quantity"})
 
 
 class Bindings:
@@ -124,4 +134,51 @@ class BaseBindingStage:
             )
             if issue is not None:
                 issues.append(issue)
+        return issues
+
+
+class GuideCodeStage:
+    """Validation stage: codes of the guide's own CodeSystems, in every element (bound or not)."""
+
+    def __init__(self, defs: R4Definitions, library: DefinitionLibrary) -> None:
+        self.defs = defs
+        self.library = library
+        self._codes: dict[str, frozenset[str] | None] = {}
+
+    def codes(self, system: str) -> frozenset[str] | None:
+        if system not in self._codes:
+            self._codes[system] = self.library.codesystem_codes(system)
+        return self._codes[system]
+
+    def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        issues: list[Issue] = []
+        for visit in walk(resource, self.defs):
+            value = visit.value
+            if visit.type not in _CODED or not isinstance(value, dict):
+                continue
+            system, code = value.get("system"), value.get("code")
+            if not isinstance(system, str) or not system.startswith(GUIDE_CODESYSTEMS):
+                continue
+            if not self.library.is_guide_codesystem(system):
+                issues.append(
+                    Issue(
+                        "warning",
+                        "code-invalid",
+                        f"Code system {system} is not defined by this guide",
+                        (f"{visit.expression}.system",),
+                        "JY-CODE-SYSTEM-UNKNOWN",
+                    )
+                )
+                continue
+            known = self.codes(system)
+            if isinstance(code, str) and known is not None and code not in known:
+                issues.append(
+                    Issue(
+                        "error",
+                        "code-invalid",
+                        f"Code '{code}' is not defined in the code system {system}",
+                        (f"{visit.expression}.code",),
+                        "JY-CODE-UNKNOWN",
+                    )
+                )
         return issues

@@ -10,9 +10,11 @@ ancestors (`Period`: per-1; `Age`: age-1 plus Quantity's qty-3; resources: their
 DomainResource's dom-*).  `ele-1` and `ext-1` are checked natively by `validation/structure.py`.
 
 Invariants fhirpathpy cannot evaluate faithfully are listed in `NATIVE_INVARIANTS` (implemented here
-in Python) and `SKIPPED_INVARIANTS` (not evaluated), each with its reason; an expression that raises
-at run time is also treated as not evaluated, never as a failure.  `Invariants.check` is reused by
-the profile validator for the guide's own invariants.
+in Python) and `SKIPPED_INVARIANTS` (not evaluated), each with its reason; a base expression that
+raises at run time is recorded in `Invariants.unevaluated` (fhirpathpy's limits must not refuse valid
+official examples).  `Invariants.check` is reused by the profile validator for the guide's own
+invariants with `strict=True`: a guide invariant that does not compile, raises, or yields something
+other than one boolean is reported (`JY-INV-EVAL`, at the invariant's severity) — never a silent pass.
 """
 
 from __future__ import annotations
@@ -92,14 +94,16 @@ class Invariants:
         self._guards: dict[str, str | None] = {}
         # key → first error message of invariants fhirpathpy could not evaluate (diagnostics only)
         self.unevaluated: dict[str, str] = {}
+        self.compile_errors: dict[str, str] = {}  # expression → why it does not compile
         self._type_constraints: dict[str, tuple[Constraint, ...]] = {}
 
     def compiled(self, expression: str) -> Evaluator | None:
         if expression not in self._compiled:
             try:
                 self._compiled[expression] = fhirpathpy.compile(expression, _R4_MODEL, _OPTIONS)
-            except Exception:  # an expression fhirpathpy cannot parse is not evaluated
+            except Exception as exc:  # an expression fhirpathpy cannot parse is not evaluated
                 self._compiled[expression] = None
+                self.compile_errors[expression] = f"{type(exc).__name__}: {exc}"[:200]
         return self._compiled[expression]
 
     def check(
@@ -110,25 +114,42 @@ class Invariants:
         expression: str,
         resource: dict[str, Any],
         root: dict[str, Any],
+        strict: bool = False,
     ) -> Issue | None:
-        """The issue when `constraint` fails on `value` (None when it holds or cannot be evaluated)."""
+        """The issue when `constraint` fails on `value` (None when it holds).  An invariant that
+        cannot be evaluated is None for base invariants, an issue when `strict`."""
         key, severity, fhirpath, human = constraint
         fhirpath = EXPRESSION_OVERRIDES.get(key, fhirpath)
+        level = "error" if severity == "error" else "warning"
         if self._vacuous(fhirpath, value):
             return None
         fn = self.compiled(fhirpath)
         if fn is None:
-            return None
+            why = self.compile_errors.get(fhirpath, "does not compile")
+            return self._unevaluable(key, level, f"does not compile ({why})", expression, strict)
         node = value if "resourceType" in value else ResourceNode.create_node(value, type_path)
         try:
             result = fn(node, {"resource": resource, "rootResource": root})
         except Exception as exc:
-            self.unevaluated.setdefault(key, f"{type(exc).__name__}: {exc}"[:200])
-            return None
+            why = f"{type(exc).__name__}: {exc}"[:200]
+            self.unevaluated.setdefault(key, why)
+            return self._unevaluable(key, level, f"raised {why}", expression, strict)
         if result == [] or result == [True]:
             return None
-        level = "error" if severity == "error" else "warning"
+        if strict and result != [False]:
+            shown = repr(result)[:80]
+            text = f"yielded {shown} instead of one boolean"
+            return self._unevaluable(key, level, text, expression, strict)
         return Issue(level, "invariant", f"{key}: {human}", (expression,), f"JY-INV-{key}")
+
+    @staticmethod
+    def _unevaluable(key: str, level: str, why: str, expression: str, strict: bool) -> Issue | None:
+        if not strict:
+            return None
+        text = (
+            f"{key}: the invariant could not be evaluated: {why}; the value is not shown to conform"
+        )
+        return Issue(level, "invariant", text, (expression,), "JY-INV-EVAL")
 
     def _vacuous(self, expression: str, value: Any) -> bool:
         if expression not in self._guards:

@@ -131,6 +131,23 @@ class DefinitionLibrary:
         return chain
 
     # -- terminology --------------------------------------------------------------------------
+    def codesystem_codes(self, system: str) -> frozenset[str] | None:
+        """Every code of the guide's CodeSystem `system` when it enumerates all of them
+        (`content = complete`); None when the system is not the guide's or is not complete."""
+        cs = self._codesystems.get(system)
+        if cs is None or cs.get("content", "complete") != "complete":
+            return None
+        codes: set[str] = set()
+        stack = list(cs.get("concept", []))
+        while stack:
+            concept = stack.pop()
+            codes.add(str(concept["code"]))
+            stack.extend(concept.get("concept", []))
+        return frozenset(codes)
+
+    def is_guide_codesystem(self, system: str) -> bool:
+        return system in self._codesystems
+
     def members(self, valueset: str) -> frozenset[str] | None:
         """`system|code` members of a ValueSet, or None when it is unknown or not locally expandable."""
         url = valueset.split("|", 1)[0]

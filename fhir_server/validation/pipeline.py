@@ -3,7 +3,8 @@
 Spec: http://hl7.org/fhir/R4/validation.html (structure, cardinality, values, bindings, invariants,
 profiles) and http://hl7.org/fhir/R4/resource.html#profile (`meta.profile` claims).
 `build_validator(defs, ig_resources)` assembles the full pipeline: structure (`structure.py`) →
-base invariants (`invariants.py`) → base required bindings (`bindings.py`) → claimed profiles
+base invariants (`invariants.py`) → base required bindings and the codes of the guide's own code
+systems wherever they occur (`bindings.py`) → claimed profiles
 (`profiles.py`, via `stages.py`) → the guide's extensions → resident ID numbers and division codes
 (`identifiers.py`).  A stage after `structure` only runs when the resource is structurally readable
 (no `structure` issue), so later stages may rely on the JSON shape.
@@ -69,7 +70,7 @@ def build_validator(
     (`conformance.ig.load_ig_resources()` when `ig_resources` is None).  `terminology`, when given,
     expands a ValueSet URL to `system|code` members (None: unknown) for binding checks."""
     from fhir_server.conformance.ig import load_ig_resources
-    from fhir_server.validation.bindings import BaseBindingStage, Bindings
+    from fhir_server.validation.bindings import BaseBindingStage, Bindings, GuideCodeStage
     from fhir_server.validation.identifiers import IdentifierStage
     from fhir_server.validation.invariants import BaseInvariantStage, Invariants
     from fhir_server.validation.library import DefinitionLibrary, load_r4_validation
@@ -84,6 +85,7 @@ def build_validator(
     stages: list[Stage] = [
         BaseInvariantStage(defs, invariants),
         BaseBindingStage(defs, bindings),
+        GuideCodeStage(defs, library),
         MetaProfileStage(profiles),
         GuideExtensionStage(defs, profiles),
         IdentifierStage(defs, resources),

@@ -238,7 +238,7 @@ class ProfileValidator:
             if constraint[0] in self._base_keys:
                 continue
             issue = self.invariants.check(
-                constraint, value, type_path or node.path, expr, run.resource, run.root
+                constraint, value, type_path or node.path, expr, run.resource, run.root, strict=True
             )
             if issue is not None:
                 run.issues.append(issue)

@@ -43,7 +43,7 @@ _BP = "Incorrect number of values provided for slice '{}': expected 1..1, but fo
 
 MEDPLUM_WAIVERS: frozenset[tuple[str, str, str]] = frozenset(
     {
-        ("Contract-example-family-contract.json", "Contract", _CONTRACT_TERM),
+        ("Contract-example-family-contract.json", "Contract.applies", _CONTRACT_TERM),
         (
             "Observation-example-blood-pressure.json",
             "Observation.component",

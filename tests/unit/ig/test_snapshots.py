@@ -11,6 +11,7 @@ into a backbone (eld-5).
 from __future__ import annotations
 
 import json
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ from fhir_server.validation.snapshot import generate_snapshot
 from tests.support.r4_package import r4_package_dir
 
 REPO = Path(__file__).resolve().parents[3]
-SD_FILES = sorted(
-    p
-    for f in ("structuredefinitions", "extensions")
-    for p in (REPO / "profiles" / f).glob("*.json")
-)
+sys.path.insert(0, str(REPO / "scripts"))
+
+from build_snapshots import sd_files  # noqa: E402
+
+SD_FILES = sd_files(REPO / "profiles")
 SDS = [json.loads(p.read_text(encoding="utf-8")) for p in SD_FILES]
 CORE = "http://hl7.org/fhir/StructureDefinition/"
 

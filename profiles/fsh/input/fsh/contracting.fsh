@@ -2,7 +2,7 @@
 
 Invariant: jy-contract-term
 Description: "签约服务周期为1至3年（已解约的协议除外） The term in applies runs 1 to 3 years (a terminated contract may end early): end is at least start + 1 year - 1 day and at most start + 3 years"
-Expression: "status = 'terminated' or (applies.start.exists() and applies.end.exists() and applies.end >= ((applies.start + 1 year) - 1 day) and applies.end <= (applies.start + 3 years))"
+Expression: "%resource.status = 'terminated' or (start.exists() and end.exists() and end >= ((start + 1 year) - 1 day) and end <= (start + 3 years))"
 Severity: #error
 
 Invariant: jy-contract-terminated
@@ -40,7 +40,8 @@ Description: "The family-doctor signing agreement (签约服务协议) between a
     $fee-standard named fee 0..* MS and
     ContactChannel named contactChannel 0..* MS and
     SigningChannel named signingChannel 0..1 MS
-* obeys jy-contract-term and jy-contract-terminated and jy-contract-family
+* applies obeys jy-contract-term
+* obeys jy-contract-terminated and jy-contract-family
 
 Profile: JiayiCarePlan
 Parent: CarePlan

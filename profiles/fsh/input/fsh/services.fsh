@@ -114,7 +114,7 @@ Description: "A booking of a reserved slot for a referred resident: slot names t
 
 Invariant: jy-long-term-supply
 Description: "长期处方的用药时长为4至12周 A long-term prescription supplies 4 to 12 weeks (28–84 days)"
-Expression: "dispenseRequest.expectedSupplyDuration.exists() and dispenseRequest.expectedSupplyDuration.system = 'http://unitsofmeasure.org' and ((dispenseRequest.expectedSupplyDuration.code = 'wk' and dispenseRequest.expectedSupplyDuration.value >= 4 and dispenseRequest.expectedSupplyDuration.value <= 12) or (dispenseRequest.expectedSupplyDuration.code = 'd' and dispenseRequest.expectedSupplyDuration.value >= 28 and dispenseRequest.expectedSupplyDuration.value <= 84))"
+Expression: "system = 'http://unitsofmeasure.org' and ((code = 'wk' and value >= 4 and value <= 12) or (code = 'd' and value >= 28 and value <= 84))"
 Severity: #error
 
 Invariant: jy-long-term-stable
@@ -139,7 +139,8 @@ Description: "An outpatient long-term prescription for a signed patient whose ch
 * dispenseRequest 1..1 MS
 * dispenseRequest.expectedSupplyDuration 1..1 MS
 * extension contains ConditionStable named conditionStable 1..1 MS
-* obeys jy-long-term-supply and jy-long-term-stable
+* dispenseRequest.expectedSupplyDuration obeys jy-long-term-supply
+* obeys jy-long-term-stable
 
 Profile: JiayiSatisfactionSurvey
 Parent: Questionnaire
