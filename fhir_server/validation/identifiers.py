@@ -10,6 +10,14 @@
   must hold a known GB/T 2260 code: the guide's Guangdong CodeSystem
   (`terminology/CodeSystem-gb2260-guangdong.json`), else python-stdnum's national table (`cn/loc`).
 
+* The ID number encodes its holder's birth date (digits 7–14) and sex (digit 17: odd male, even
+  female).  On a Patient, RelatedPerson, Practitioner or Person with a valid ID number among its own
+  identifiers, `gender` (male/female) must agree with the number: an error (`JY-ID-RIC-GENDER`), since
+  a number of the other sex almost surely belongs to someone else (a change of sex on the register
+  issues a new number); `birthDate` must agree to its precision: a warning (`JY-ID-RIC-BIRTHDATE`),
+  since the registered date is known to differ from the true one for some residents (a lunar-
+  calendar date, a late registration) and the record should keep the true date.
+
 Issues: code `value`, expression at the offending element, e.g. `Patient.identifier[0].value`.
 """
 
@@ -71,6 +79,35 @@ def region_in_use_since(code: str, year: int) -> bool:
     return False
 
 
+PERSON_TYPES = frozenset({"Patient", "RelatedPerson", "Practitioner", "Person"})
+
+
+def demographic_problems(number: str, birth_date: Any, gender: Any) -> list[tuple[str, str, str]]:
+    """(element, severity, text) where `birthDate`/`gender` contradict a valid ID `number`."""
+    problems: list[tuple[str, str, str]] = []
+    encoded = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+    if isinstance(birth_date, str) and not encoded.startswith(birth_date[:10]):
+        problems.append(
+            (
+                "birthDate",
+                "warning",
+                f"birthDate {birth_date} differs from the birth date {encoded} the resident ID "
+                "number records (GB 11643); keep the true date, and check the number",
+            )
+        )
+    sex = "male" if int(number[16]) % 2 == 1 else "female"
+    if gender in ("male", "female") and gender != sex:
+        problems.append(
+            (
+                "gender",
+                "error",
+                f"gender {gender} contradicts the resident ID number, which is a {sex} "
+                "holder's (GB 11643: the 17th digit is odd for male, even for female)",
+            )
+        )
+    return problems
+
+
 def guangdong_codes(ig_resources: Iterable[Mapping[str, Any]]) -> frozenset[str]:
     """Every code of the guide's Guangdong GB/T 2260 CodeSystem."""
     codes: set[str] = set()
@@ -109,6 +146,8 @@ class IdentifierStage:
             if visit.type == "Identifier" and value.get("system") in RIC_SYSTEMS:
                 number = value.get("value")
                 problem = ric_problem(number) if isinstance(number, str) else None
+                if problem is None and isinstance(number, str):
+                    issues.extend(_demographics(visit.resource, visit.expression, number))
                 if problem is not None:
                     issues.append(
                         Issue(
@@ -133,3 +172,27 @@ class IdentifierStage:
                         )
                     )
         return issues
+
+
+def _demographics(resource: dict[str, Any], expression: str, number: str) -> list[Issue]:
+    """Issues of `birthDate`/`gender` against an ID number that is one of the person's own
+    identifiers (`<Type>.identifier[i]`), not one found elsewhere (a contained resource, a
+    reference's identifier)."""
+    rtype = resource.get("resourceType")
+    if rtype not in PERSON_TYPES or not re.fullmatch(
+        rf"(.*\.)?{rtype}\.identifier\[\d+\]", expression
+    ):
+        return []
+    head = expression.rsplit(".identifier[", 1)[0]
+    return [
+        Issue(
+            severity,
+            "value",
+            text,
+            (f"{head}.{element}",),
+            "JY-ID-RIC-GENDER" if element == "gender" else "JY-ID-RIC-BIRTHDATE",
+        )
+        for element, severity, text in demographic_problems(
+            number, resource.get("birthDate"), resource.get("gender")
+        )
+    ]
