@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from enum import Enum, StrEnum
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from .auth.cli import clients_app, launch_command, users_app
 from .generator.cli import generate_command
@@ -125,7 +126,7 @@ def serve(
             log.info(line)
     for key, value in settings.model_dump().items():
         if value is not None:
-            os.environ[f"JIAYI_{key.upper()}"] = str(value)
+            os.environ[f"JIAYI_{key.upper()}"] = _env_value(value)
     log.info(
         "Jiayi FHIR base at %s (database %s)",
         settings.public_base,
@@ -142,6 +143,14 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def _env_value(value: Any) -> str:
+    """A setting as its JIAYI_* twin reads it back in the workers: lists and dicts as JSON,
+    secrets unmasked (they never reach a log), the rest as text."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def _load_demo(settings: Settings) -> list[str]:
