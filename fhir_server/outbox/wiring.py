@@ -67,13 +67,15 @@ def _path(value: Any) -> str | None:
 
 def signing_platform_http(settings: Any) -> httpx.Client:
     """httpx client to the platform: mutual TLS when a client certificate is configured."""
+    from adapters.signing_platform.client import mtls_client, tls_context
+
     cert, key = _path(settings.signing_platform_cert), _path(settings.signing_platform_cert_key)
     ca = _path(settings.signing_platform_ca)
     if cert:
-        from adapters.signing_platform.client import mtls_client
-
-        return mtls_client(settings.signing_platform_url, (cert, key or cert), ca or True)
-    return httpx.Client(base_url=settings.signing_platform_url, verify=ca or True, timeout=10.0)
+        return mtls_client(settings.signing_platform_url, (cert, key or cert), ca)
+    return httpx.Client(
+        base_url=settings.signing_platform_url, verify=tls_context(None, ca), timeout=10.0
+    )
 
 
 def build_signing_platform(settings: Any, http: httpx.Client | None = None) -> Any:

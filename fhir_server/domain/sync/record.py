@@ -3,7 +3,9 @@ summary document (`Patient/$summary`) and the health-record store adapter all us
 
 Spec: R4 patient-operation-everything.html — the Patient, every resource of the Patient
 compartment (R4 CompartmentDefinition-patient), and the resources those refer to that a reader
-needs (practitioners, organizations, locations, medications), as `include` entries; `_since`
+needs (practitioners, organizations, locations, medications), as `include` entries — each
+type only as far as the caller may search it (an administrator's $everything leaves out the
+audit trail, which only auditors and the resident read); `_since`
 (changed after), `_type` (only these types), `start`/`end` (care dates, on types with a `date`
 search parameter), `_count` with paging.
 
@@ -156,6 +158,9 @@ def record_page(repo: Any, query: RecordQuery, cursor: str | None = None) -> Rec
             if patient is not None and since_ok:
                 page.matches.append(patient)
             position, inner = position + 1, None
+            continue
+        if repo.access is not None and not repo.access.may("search-compartment", rtype):
+            position, inner = position + 1, None  # a type the caller may not see (audit trail)
             continue
         terms = _filters(repo, rtype, query) + ([("_cursor", inner)] if inner else [])
         result = repo.search(
