@@ -1,0 +1,157 @@
+"""Bulk Data `$export` on the server as `create_app` builds it (issue 9): the status poll really
+answers 202 + Retry-After while the job waits (background tasks off, so nothing runs until the
+outbox jobs run it), SMART Backend Services access (`system/` scopes: 401 without a token, 403
+without the scope, another client's job is 404, the export runs with the client's own access),
+the OperationOutcome error file, a raw `+` in `_outputFormat`, and the manifest's `request`
+on the public base.  Both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.settings import Settings
+from tests.support.access_world import World, make_world
+
+ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
+HOST = "http://testserver"
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    yield from make_world(database_url)
+
+
+def _system(world: World, scope: str, client_id: str = "bulk-client") -> dict[str, str]:
+    return {**ASYNC, **world.headers(scope, kind="system", client_id=client_id)}
+
+
+def _run(world: World) -> None:
+    world.client.app.state.components.integrations.exports.run_pending()  # type: ignore[attr-defined]
+
+
+def _path(url: str) -> str:
+    return url.removeprefix(HOST)
+
+
+def test_poll_is_202_with_retry_after_until_the_job_ran(world: World) -> None:
+    headers = _system(world, "system/Patient.rs")
+    r = world.client.get("/fhir/$export?_type=Patient", headers=headers)
+    assert r.status_code == 202, r.text
+    status = _path(r.headers["content-location"])
+    for _ in range(3):
+        poll = world.client.get(status, headers=headers)
+        assert poll.status_code == 202 and int(poll.headers["retry-after"]) >= 1
+        assert poll.headers["x-progress"].startswith("accepted")
+    _run(world)
+    done = world.client.get(status, headers=headers)
+    assert done.status_code == 200 and done.json()["requiresAccessToken"] is True
+    [output] = done.json()["output"]
+    lines = world.client.get(_path(output["url"]), headers=headers).content.splitlines()
+    assert sorted(orjson.loads(line)["id"] for line in lines) == ["a", "b"]
+    assert world.client.get(_path(output["url"])).status_code == 401  # files need the token too
+
+
+def test_tokens_and_scopes(world: World) -> None:
+    r = world.client.get("/fhir/$export?_type=Patient", headers=ASYNC)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    narrow = _system(world, "system/Observation.rs")
+    r = world.client.get("/fhir/$export?_type=Patient", headers=narrow)
+    assert r.status_code == 403 and "system/Patient.read" in r.json()["issue"][0]["diagnostics"]
+    r = world.client.get("/fhir/$export", headers=narrow)  # every type needs system/*.read
+    assert r.status_code == 403
+    doctor = {**ASYNC, **world.doctor()}
+    assert world.client.get("/fhir/$export?_type=Patient", headers=doctor).status_code == 403
+
+
+def test_another_clients_job_is_404(world: World) -> None:
+    mine = _system(world, "system/*.rs", "client-one")
+    theirs = _system(world, "system/*.rs", "client-two")
+    status = _path(
+        world.client.get("/fhir/$export?_type=Patient", headers=mine).headers["content-location"]
+    )
+    _run(world)
+    manifest = world.client.get(status, headers=mine).json()
+    file_url = _path(manifest["output"][0]["url"])
+    assert world.client.get(status, headers=theirs).status_code == 404
+    assert world.client.get(file_url, headers=theirs).status_code == 404
+    assert world.client.delete(status, headers=theirs).status_code == 404
+    assert world.client.get(status, headers=mine).status_code == 200  # still there for its owner
+
+
+def test_the_export_runs_with_the_clients_access(world: World) -> None:
+    vital = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+    world.repo.update(
+        "Observation",
+        "vs",
+        {
+            "resourceType": "Observation",
+            "id": "vs",
+            "status": "final",
+            "category": [{"coding": [{"system": vital.split("|")[0], "code": "vital-signs"}]}],
+            "code": {"text": "bp"},
+            "subject": {"reference": "Patient/a"},
+        },
+    )
+    headers = _system(world, f"system/Observation.rs?category={vital}")
+    status = _path(
+        world.client.get("/fhir/$export?_type=Observation", headers=headers).headers[
+            "content-location"
+        ]
+    )
+    _run(world)
+    [output] = world.client.get(status, headers=headers).json()["output"]
+    lines = world.client.get(_path(output["url"]), headers=headers).content.splitlines()
+    assert [orjson.loads(line)["id"] for line in lines] == ["vs"]  # not the other Observations
+
+
+def test_error_file_holds_operation_outcomes(world: World) -> None:
+    headers = _system(world, "system/*.rs")
+    r = world.client.get(
+        "/fhir/$export?_type=Patient,Observation&_typeFilter=Observation%3Fnonsense%3D1",
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    _run(world)
+    manifest = world.client.get(_path(r.headers["content-location"]), headers=headers).json()
+    assert [o["type"] for o in manifest["output"]] == ["Patient"]
+    [error] = manifest["error"]
+    assert error["type"] == "OperationOutcome"
+    lines = world.client.get(_path(error["url"]), headers=headers).content.splitlines()
+    outcome = orjson.loads(lines[0])
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "nonsense" in outcome["issue"][0]["diagnostics"]
+
+
+@pytest.fixture
+def public(database_url: str) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=database_url,
+        auth="off",
+        base_url="https://fhir.example.cn/fhir",
+        background_tasks=False,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_raw_plus_and_the_public_base(public: TestClient) -> None:
+    public.put("/fhir/Patient/p", json={"resourceType": "Patient", "id": "p"})
+    # An unencoded `+` arrives as a space; the spelling is still application/fhir+ndjson.
+    r = public.get(
+        "/fhir/$export?_outputFormat=application/fhir+ndjson&_type=Patient", headers=ASYNC
+    )
+    assert r.status_code == 202, r.text
+    location = r.headers["content-location"]
+    assert location.startswith("https://fhir.example.cn/fhir/bulkstatus/")
+    public.app.state.components.integrations.exports.run_pending()  # type: ignore[attr-defined]
+    manifest: dict[str, Any] = public.get(location.removeprefix("https://fhir.example.cn")).json()
+    assert manifest["request"] == (
+        "https://fhir.example.cn/fhir/$export?_outputFormat=application/fhir+ndjson&_type=Patient"
+    )
+    assert manifest["output"][0]["url"].startswith("https://fhir.example.cn/fhir/bulkfiles/")
