@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 from sqlalchemy import exc as sa
 
 from ..core import errors as E
@@ -14,7 +17,17 @@ from ..core import errors as E
 #: Seconds a client is asked to wait before retrying while the database is unavailable.
 RETRY_AFTER_SECONDS = 5
 
-_UNAVAILABLE = (sa.OperationalError, sa.InterfaceError, sa.TimeoutError, sa.DisconnectionError)
+#: Raised by SQLAlchemy, or by a driver directly (e.g. from a connection event hook).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.TimeoutError,
+    sa.DisconnectionError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 
 def database_unavailable(exc: BaseException) -> bool:

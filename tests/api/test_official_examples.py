@@ -8,6 +8,7 @@ are left out.  Runs on both databases.
 from __future__ import annotations
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.r4_package import REFUSED_EXAMPLES, official_examples
@@ -64,3 +65,14 @@ def test_every_official_example_round_trips(client: TestClient) -> None:
     assert not failures, "\n".join(failures[:20]) + f"\n({len(failures)} failures)"
     assert skipped <= 2
     assert round_tripped == len(examples) - skipped - len(REFUSED_EXAMPLES)
+
+
+def test_missing_package_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.r4_package import _unavailable
+
+    monkeypatch.setenv("JIAYI_REQUIRE_PG", "1")
+    with pytest.raises(pytest.fail.Exception, match="JIAYI_REQUIRE_PG=1"):
+        _unavailable("npm is not installed")
+    monkeypatch.delenv("JIAYI_REQUIRE_PG")
+    with pytest.raises(pytest.skip.Exception):
+        _unavailable("npm is not installed")

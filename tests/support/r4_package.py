@@ -1,18 +1,21 @@
 """The official FHIR R4 (4.0.1) package `hl7.fhir.r4.examples` for tests.
 
 Spec: http://hl7.org/fhir/R4/downloads.html (the examples and definitions as an npm package).
-The package is fetched once with `npm pack` into `<repo>/.cache/r4/` (git-ignored); a test that needs
-it is skipped with a one-line reason when npm is unavailable or the fetch fails.
+The package is fetched once with `npm pack` into `<repo>/.cache/r4/` (git-ignored; `.ci/run` fetches
+it before the tests); a test that needs it is skipped with a one-line reason when npm is unavailable
+or the fetch fails — except in CI mode (`JIAYI_REQUIRE_PG=1`), where it fails: the proof that every
+official example round-trips must not vanish silently.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import pytest
@@ -53,6 +56,12 @@ INVALID_BY_INVARIANT = {
 REFUSED_EXAMPLES = {**KNOWN_INVALID_EXAMPLES, **INVALID_BY_INVARIANT}
 
 
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("JIAYI_REQUIRE_PG") == "1":
+        pytest.fail(f"JIAYI_REQUIRE_PG=1 (CI) but {reason}")
+    pytest.skip(reason)
+
+
 @functools.lru_cache(maxsize=1)
 def r4_package_dir() -> Path:
     """The unpacked package directory, fetched with `npm pack` on first use."""
@@ -61,7 +70,7 @@ def r4_package_dir() -> Path:
         return package_dir
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip(f"npm is not installed: cannot fetch {PACKAGE}")
+        _unavailable(f"npm is not installed: cannot fetch {PACKAGE}")
     CACHE.mkdir(parents=True, exist_ok=True)
     try:
         out = subprocess.run(
@@ -73,7 +82,7 @@ def r4_package_dir() -> Path:
             timeout=600,
         )
     except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"cannot fetch {PACKAGE} with npm: {type(exc).__name__}")
+        _unavailable(f"cannot fetch {PACKAGE} with npm: {type(exc).__name__}")
     tarball = CACHE / out.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as tar:
         tar.extractall(CACHE, filter="data")
