@@ -6,9 +6,17 @@ out `return` OperationOutcome).  The body is the resource itself or a Parameters
 
 The operation succeeds (200) whenever it could run, and the OperationOutcome lists every issue found
 (severity, code, expression) — errors in the resource are its result, not a failure of the call.
-`mode=update` (instance level) also checks that the body's id matches the URL; `mode=delete`
-checks that nothing blocks deleting the stored resource.  Input the operation cannot act on at all
-(no resource for create/update, an unknown mode, a body of another type than the URL) is a 400.
+Input the operation cannot act on at all (no resource for create/update, an unknown mode, a body of
+another type than the URL) is a 400.
+
+Beyond validation, each mode answers "would this write succeed?" by performing it in a unit of work
+that is always rolled back (a dry run: nothing is stored, no event leaves): the version check
+(`meta.versionId` of the body as an `If-Match`, 412), the business rules every write runs (e.g. an
+immutable points-ledger entry, a booked slot), access, and `--referential-integrity strict` (dangling
+references on create/update; on delete, live resources still referencing the target, 409).  Each
+refusal becomes an error issue.  `mode=update` (instance level) also checks that the body's id
+matches the URL and says when the update would create the resource.  Inside a transaction Bundle the
+dry run is skipped (its writes could not be rolled back alone), leaving validation only.
 """
 
 from __future__ import annotations
@@ -45,7 +53,43 @@ def handle_validate(repo: FhirRepository, op: OperationInput) -> FhirResponse:
     issues = _validate(repo, resource, [profile] if isinstance(profile, str) else [])
     if mode == "update":
         issues.extend(_update_issues(repo, op, resource))
+    if not any(i.is_error for i in issues):
+        issues.extend(_dry_run(repo, mode, resource, op.id))
     return _outcome(issues)
+
+
+class _RollBack(Exception):
+    """Raised to end a dry run: the unit of work is rolled back."""
+
+
+def _dry_run(
+    repo: FhirRepository, mode: str, resource: dict[str, Any] | None, rid: str | None
+) -> list[Issue]:
+    """The issues of a refused write, found by performing it in a rolled-back unit of work."""
+    if repo.in_transaction:
+        return []
+    try:
+        with repo.transaction() as tx:
+            if mode == "delete":
+                assert resource is not None
+                tx.delete(resource["resourceType"], str(rid))
+            elif mode == "update":
+                assert resource is not None
+                version = (resource.get("meta") or {}).get("versionId")
+                if_match = version if isinstance(version, str) else None
+                tx.update(
+                    resource["resourceType"], str(rid or resource.get("id")), resource, if_match
+                )
+            else:
+                assert resource is not None
+                tx.create(
+                    resource["resourceType"], {k: v for k, v in resource.items() if k != "id"}
+                )
+            raise _RollBack
+    except _RollBack:
+        return []
+    except E.FhirError as exc:
+        return [i for i in exc.issues if i.is_error] or list(exc.issues)
 
 
 def _validate(repo: FhirRepository, resource: dict[str, Any], profiles: list[str]) -> list[Issue]:
@@ -83,6 +127,9 @@ def _delete_issues(repo: FhirRepository, op: OperationInput) -> list[Issue]:
         raise E.bad_request("mode=delete validates a stored resource: call it on an instance")
     record = repo.read(op.resource_type, op.id)  # 404/410 and access rules as for a read
     what = f"{record.resource_type}/{record.id}"
+    refused = _dry_run(repo, "delete", record.content, record.id)
+    if refused:
+        return refused
     return [Issue("information", "informational", f"Nothing prevents deleting {what}")]
 
 

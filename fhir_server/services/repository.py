@@ -233,6 +233,47 @@ class FhirRepository:
         if problems:
             raise E.unprocessable(problems)
 
+    def _check_incoming(self, uow: UnitOfWork, resource_type: str, resource_id: str) -> None:
+        """Under strict referential integrity a resource that live resources reference (through
+        their indexed reference search parameters) is not deleted: 409, naming the referrers the
+        caller may see (the others only counted, so nothing leaks)."""
+        if self.components.referential_integrity != "strict":
+            return
+        found = uow.resources.search(
+            [resource_type],
+            [("_id", resource_id), ("_revinclude", "*")],
+            base_url=self.ctx.base_url,
+            page_size=1,
+            strict=False,
+            max_page_size=self.components.max_page_size,
+        )
+        referrers = [
+            r
+            for r in found.includes
+            if (r.resource_type, r.id) != (resource_type, resource_id) and not r.deleted
+        ]
+        if not referrers:
+            return
+        shown = [
+            f"{r.resource_type}/{r.id}"
+            for r in referrers
+            if self._may_see(uow, r.resource_type, r.id)
+        ]
+        hidden = len(referrers) - len(shown)
+        names = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        if hidden:
+            names = f"{names} and {hidden} other(s)" if names else f"{hidden} resource(s)"
+        raise E.FhirError(
+            409,
+            E.error(
+                "conflict",
+                f"{resource_type}/{resource_id} is referenced by {names}: under strict "
+                "referential integrity deleting it would leave dangling references",
+                resource_type,
+                message_id="JY-0409-REF",
+            ),
+        )
+
     def _may_see(self, uow: UnitOfWork, resource_type: str, rid: str) -> bool:
         """Strict referential integrity must not be an existence oracle: a reference to what the
         caller may not read is reported like a dangling one."""
@@ -635,6 +676,7 @@ class FhirRepository:
                 return None
             rules = self._rules(resource_type, "DELETE")
             self._before_rules(uow, rules, None, current.content)
+            self._check_incoming(uow, resource_type, resource_id)
             now = self.components.clock.now()
             record = StoredResource(
                 resource_type, resource_id, current.version_id + 1, now, True, None, "DELETE"

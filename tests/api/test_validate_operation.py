@@ -39,7 +39,7 @@ def patient(ric: str = GOOD_RIC, **extra: Any) -> dict[str, Any]:
     return {
         "resourceType": "Patient",
         "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": ric}],
-        "gender": "male",
+        "gender": "female",
         **extra,
     }
 
