@@ -273,3 +273,28 @@ def test_fee_standard_fsh_copy_matches_the_json() -> None:
     fsh = (PROFILES / "fsh" / "input" / "fsh" / "fee-standard.fsh").read_text(encoding="utf-8")
     for name in slices:
         assert f" {name} " in fsh or f" {name}\n" in fsh or f"[{name}]" in fsh
+
+
+def test_a_terminated_contract_example_names_its_reason() -> None:
+    """docs/DATA-MODEL.md: terminated = ended, the reason from contract-termination-reason in the
+    extension of the same name, the date in applies.end."""
+    contract = BY_ID[("Contract", "example-terminated-contract")]
+    assert contract["status"] == "terminated" and contract["applies"]["end"]
+    reasons = [
+        e["valueCodeableConcept"]["coding"][0]
+        for e in contract["extension"]
+        if e["url"] == BASE + "contract-termination-reason"
+    ]
+    assert reasons == [
+        {
+            "system": "https://jiayi.health/fhir/CodeSystem/contract-termination-reason",
+            "code": "moved-out",
+            "display": "迁出服务区域",
+        }
+    ]
+    assert _violations(contract) == []
+    without = copy.deepcopy(contract)
+    without["extension"] = [
+        e for e in without["extension"] if e["url"] != BASE + "contract-termination-reason"
+    ]
+    assert "jy-contract-terminated" in _violations(without)
