@@ -58,7 +58,7 @@ class HealthRecordAdapter:
     def _compartment(repo: Any) -> PatientCompartment:
         found = repo.components.compartment
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
         from fhir_server.search.registry import r4_registry
 
         return PatientCompartment(r4_registry(), base_url=repo.ctx.base_url)
@@ -70,7 +70,7 @@ class HealthRecordAdapter:
         if version < 1:
             return None
         try:
-            return repo.vread(event.resource_type, event.resource_id, str(version)).content  # type: ignore[no-any-return]
+            return repo.vread(event.resource_type, event.resource_id, str(version)).content
         except E.FhirError:
             return None
 
@@ -99,7 +99,8 @@ class HealthRecordAdapter:
             held = [_ref(r) for r in record] + list(changed) + list(deleted)
             self.store.withdraw(patient_id, list(dict.fromkeys(held)))
             return "withdrawn"
-        allowed, refused = [], []
+        allowed: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
         for resource in record:
             rtype, rid = _ref(resource)
             ok = consents.permits(patient_id, request, rtype, f"{rtype}/{rid}")

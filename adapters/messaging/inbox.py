@@ -13,6 +13,7 @@ from fhir_server.domain.pushes.ports import DeliveryReceipt, OutboundMessage
 
 class LocalInboxSender:
     channel = "app-inbox"
+    wants_addresses = False  # the resident's own inbox: no phone number needed
 
     def __init__(self, root: Path, clock: Callable[[], datetime] | None = None) -> None:
         self.root = Path(root)

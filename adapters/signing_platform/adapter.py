@@ -80,7 +80,7 @@ class SigningPlatformAdapter:
         if not rid:
             return None
         try:
-            return repo.read(rtype, rid).content  # type: ignore[no-any-return]
+            return repo.read(rtype, rid).content
         except E.FhirError:
             return None
 
@@ -133,7 +133,7 @@ class SigningPlatformAdapter:
         if version <= 1:
             return None
         try:
-            return repo.vread(rtype, rid, str(version - 1)).content  # type: ignore[no-any-return]
+            return repo.vread(rtype, rid, str(version - 1)).content
         except E.FhirError:
             return None
 
@@ -220,7 +220,7 @@ class SigningPlatformAdapter:
         if version < 1:
             return None
         try:
-            return repo.vread(event.resource_type, event.resource_id, str(version)).content  # type: ignore[no-any-return]
+            return repo.vread(event.resource_type, event.resource_id, str(version)).content
         except E.FhirError:
             return None
 

@@ -184,9 +184,9 @@ def contract_payload(
         "institution_id": _ref_id((c.get("authority") or [None])[0]),
         "start": (applies.get("start") or "")[:10] or None,
         "end": (applies.get("end") or "")[:10] or None,
-        "termination_reason": (
-            _codes([(reason or {}).get("valueCodeableConcept") or {}]) or [None]
-        )[0],
+        "termination_reason": next(
+            iter(_codes([(reason or {}).get("valueCodeableConcept") or {}])), None
+        ),
         "channel": channel.get("code"),
     }
     if numbers:

@@ -8,6 +8,8 @@ client that started them: other clients see 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 
 from ..auth.bearer import TokenVerifier, authenticate, forbidden
@@ -16,7 +18,9 @@ from ..auth.scopes import permits
 from .params import ExportRequest
 
 
-def smart_authorizer(verifier: TokenVerifier):  # type: ignore[no-untyped-def]
+def smart_authorizer(
+    verifier: TokenVerifier,
+) -> Callable[[Request, ExportRequest | None], Principal]:
     """An `Authorizer` for `build_bulk_router(authorize=...)` built on the SMART token verifier."""
 
     def authorize(request: Request, req: ExportRequest | None) -> Principal:

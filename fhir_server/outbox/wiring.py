@@ -136,7 +136,8 @@ class Integrations:
         self.exports = ExportRunner(components, ExportStore(self.engine), self.base_url)
         self.background_exports = BackgroundExports(self.exports)
         self.pump = OutboxPump(
-            self.rounds(), interval=interval or getattr(settings, "outbox_interval", 2.0)
+            self.rounds(),
+            interval=float(interval or getattr(settings, "outbox_interval", None) or 2.0),
         )
 
     @classmethod
