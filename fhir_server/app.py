@@ -34,11 +34,12 @@ from .rest.fhir_api import build_router
 from .rest.health import build_health_router
 from .rest.middleware import RequestIdMiddleware
 from .rest.responses import error_response
-from .search.registry import SearchRegistry, r4_registry
+from .search.registry import SearchRegistry, server_registry
 from .services.audit import BackgroundAuditWriter
 from .services.context import ResourceTypes, ResourceValidator, ServerComponents, WriteRule
 from .settings import Settings
 from .storage.sql import SqlDatabase
+from .storage.sql.push_plan import PushPlanFactory
 
 log = logging.getLogger("jiayi")
 
@@ -80,9 +81,25 @@ def search_capabilities(registry: SearchRegistry) -> dict[str, list[dict[str, An
             for code, p in sorted(registry.for_type(rtype).items())
             if p.type in SUPPORTED_PARAM_TYPES
         ]
+        named = {p["name"] for p in params}
+        params += [
+            {"name": code, "type": "token", "documentation": c.documentation}
+            for code, c in sorted(registry.computed_for_type(rtype).items())
+            if code not in named
+        ]
         if params:
             out[rtype] = params
     return out
+
+
+def add_computed_parameters(registry: SearchRegistry) -> None:
+    """Derived search parameters: `key-population` (Patient, and the Condition, RiskAssessment
+    and Flag halves), rewritten from terminology/key-population-rules.json at the server's date."""
+    from .domain.populations.search import key_population_params, server_today
+    from .domain.populations.service import population_rules
+
+    for param in key_population_params(population_rules(), server_today):
+        registry.add_computed(param)
 
 
 def discover_write_rules() -> tuple[WriteRule, ...]:
@@ -113,7 +130,8 @@ def build_components(
     from .conformance.r4 import R4Definitions
 
     defs = R4Definitions.load()
-    registry = r4_registry()
+    registry = server_registry()  # R4 (errata fixed) + the guide's SearchParameters + computed
+    add_computed_parameters(registry)
     from .outbox.wiring import Integrations, build_writer
     from .subscriptions.topics import subscription_capability
 
@@ -167,12 +185,22 @@ def build_components(
         operations=operations,
         compartment=compartment,
         audit=BackgroundAuditWriter(db, compartment.patients) if settings.auth == "smart" else None,
+        messaging=push_channels(settings),
+        push_plans=PushPlanFactory(db.engine) if isinstance(db, SqlDatabase) else None,
     )
     if not isinstance(db, SqlDatabase):
         return components
     integrations = Integrations.from_settings(components, settings)
     integrations.attach(db.outbox)
     return dataclasses.replace(components, integrations=integrations)
+
+
+def push_channels(settings: Settings) -> tuple[Any, ...]:
+    """The health-push delivery channels (issue 7) from the settings, in preference order."""
+    from adapters.messaging.registry import build_channels
+
+    token = settings.push_webhook_token.get_secret_value() if settings.push_webhook_token else None
+    return tuple(build_channels(settings.push_inbox_dir, settings.push_webhooks, token=token))
 
 
 def prepare_database(settings: Settings) -> int:

@@ -5,12 +5,21 @@ Every option of `jiayi serve` has a `JIAYI_*` environment twin (see INTERFACE.md
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, FilePath, SecretStr
+from pydantic import BeforeValidator, Field, FilePath, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _empty_is_none(value: Any) -> Any:
+    """An option set to the empty string (e.g. `JIAYI_PUSH_INBOX_DIR=`) is switched off."""
+    return None if value == "" else value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 
 
 class Settings(BaseSettings):
@@ -49,6 +58,12 @@ class Settings(BaseSettings):
     # Reserved referral capacity: a JSON file shaped like profiles/referrals/reservation-policy.json
     # (shares and release lead times per hospital/department/kind); None: the shipped policy.
     reservation_policy: FilePath | None = None
+    # Health-push delivery channels (issue 7), in preference order: the local app inbox (one NDJSON
+    # file per resident under this folder; empty string: off), then one webhook gateway per
+    # push-channel code, e.g. JIAYI_PUSH_WEBHOOKS='{"sms": "https://sms.example/send"}'.
+    push_inbox_dir: OptionalPath = Path("./var/push-inbox")
+    push_webhooks: dict[str, str] = Field(default_factory=dict)
+    push_webhook_token: SecretStr | None = None  # bearer token sent to the webhook gateways
 
     # SMART authorisation server (issue 5): lifetimes in seconds, login throttling, CORS.
     access_token_lifetime: int = Field(default=900, ge=30, le=86400)

@@ -67,6 +67,11 @@ class ServerComponents:
     # outbox.wiring.Integrations (domain.sync.ports.Integrations): outbox consumers and their pump
     integrations: Any = None
     settings: Any = None  # the Settings these were built from (deploy-time domain configuration)
+    # Health-push delivery channels (domain.pushes.ports.MessageSender), in preference order;
+    # built from the settings by adapters.messaging.registry.build_channels.
+    messaging: tuple[Any, ...] = ()
+    # The health-push planner's tables (storage.sql.push_plan.PushPlanFactory: uow → store).
+    push_plans: Any = None
 
 
 @dataclass(frozen=True)
