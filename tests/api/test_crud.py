@@ -151,3 +151,33 @@ def test_request_id_echoed_or_generated(client: TestClient) -> None:
     generated = client.get("/fhir/metadata").headers["X-Request-Id"]
     assert len(generated) >= 16
     assert client.get("/fhir/Patient/nope").headers.get("X-Request-Id")
+
+
+def test_head_gives_headers_without_body(client: TestClient) -> None:
+    p = create(client)
+    head = client.head(f"/fhir/Patient/{p['id']}")
+    get = client.get(f"/fhir/Patient/{p['id']}")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["ETag"] == get.headers["ETag"] == 'W/"1"'
+    assert head.headers["Last-Modified"] == get.headers["Last-Modified"]
+    assert head.headers["X-Request-Id"]
+    missing = client.head("/fhir/Patient/nobody")
+    assert missing.status_code == 404 and missing.content == b""
+    assert client.head(f"/fhir/Patient/{p['id']}/_history/1").status_code == 200
+    assert client.head("/fhir/Patient?_count=1").status_code == 200
+
+
+def test_summary_false_is_the_whole_resource(client: TestClient) -> None:
+    body = {
+        **PATIENT,
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">张三</div>',
+        },
+        "photo": [{"contentType": "image/png", "data": "iVBORw0KGgo="}],
+    }
+    p = create(client, body)
+    full = client.get(f"/fhir/Patient/{p['id']}?_summary=false").json()
+    assert full == client.get(f"/fhir/Patient/{p['id']}").json() == p
+    summary = client.get(f"/fhir/Patient/{p['id']}?_summary=true").json()
+    assert "photo" not in summary and "text" not in summary and summary["name"] == p["name"]

@@ -101,7 +101,16 @@ CASES = [
         "Observation.status",
     ),
     ("DELETE", "/fhir/Patient", {}, b"", 400, "invalid", "criteria"),
-    ("GET", "/fhir/Patient?birthdate=notadate", {}, b"", 400, None, None),
+    # an invalid search value: ignored with a warning by default, 400 under handling=strict
+    (
+        "GET",
+        "/fhir/Patient?birthdate=notadate",
+        {"Prefer": "handling=strict"},
+        b"",
+        400,
+        None,
+        None,
+    ),
 ]
 
 
@@ -157,3 +166,19 @@ def test_never_500_for_garbage(client: TestClient) -> None:
 
 def test_unknown_path_404(client: TestClient) -> None:
     assert client.get("/fhir/Patient/1/_history/1/extra").status_code == 404
+
+
+def test_oversized_chunked_body_413_and_nothing_written(database_url: str) -> None:
+    settings = make_settings(database_url, max_request_bytes=2048)
+    with TestClient(create_app(settings, components=build_components(settings))) as client:
+
+        def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: the limit holds on the stream
+            yield b'{"resourceType": "Patient", "name": [{"text": "'
+            for _ in range(8):
+                yield b"x" * 512
+            yield b'"}]}'
+
+        r = client.post("/fhir/Patient", content=chunks(), headers=FHIR)
+        assert r.status_code == 413
+        assert _issue(r)["code"] == "too-costly"
+        assert _count(client) == 0
