@@ -102,8 +102,6 @@ def serve(
     from .app import prepare_database
     from .rest.logconfig import logging_config
 
-    _configure_logging()
-    log = logging.getLogger("jiayi")
     settings = _settings(
         host=host,
         port=port,
@@ -117,6 +115,9 @@ def serve(
     if settings.auth == "off" and not settings.is_loopback:
         typer.echo("--auth off is allowed only on a loopback host", err=True)
         raise typer.Exit(2)
+    # Only once the options are known good: refusing them leaves the process's logging alone.
+    _configure_logging()
+    log = logging.getLogger("jiayi")
     if settings.auth == "off":
         log.warning("authorisation is OFF: every caller has full access (loopback only)")
     seeded = prepare_database(settings)

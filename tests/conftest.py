@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,22 @@ from fhir_server.storage.sql import SqlDatabase
 from tests.support.databases import postgres_database, sqlite_url  # noqa: F401 (fixture)
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_server_logging() -> Iterator[None]:
+    """A test that configures the server's logging in-process (`jiayi serve` under CliRunner,
+    the uvicorn factory) must not leave the `jiayi` loggers non-propagating for the tests after
+    it, whose `caplog` would then see nothing."""
+    saved = {}
+    for name in ("jiayi", "uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        saved[name] = (logger.handlers[:], logger.propagate, logger.level, logger.disabled)
+    yield
+    for name, (handlers, propagate, level, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate, logger.level, logger.disabled = propagate, level, disabled
 
 
 def _empty_all_tables(db: SqlDatabase) -> None:

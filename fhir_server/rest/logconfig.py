@@ -11,9 +11,27 @@ from __future__ import annotations
 
 import logging
 import logging.config
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 JIAYI_LOGGER = "jiayi"
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler writing to whatever `sys.stderr` is when a record is emitted, not the
+    stream it was when logging was configured: a replaced stream (a test runner's capture, a
+    closed pipe of an embedding process) never turns log lines into "--- Logging error ---"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
@@ -34,16 +52,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "message": {"format": "%(message)s"},
         },
         "handlers": {
-            "uvicorn": {
-                "class": "logging.StreamHandler",
-                "formatter": "default",
-                "stream": "ext://sys.stderr",
-            },
-            "jiayi": {
-                "class": "logging.StreamHandler",
-                "formatter": "message",
-                "stream": "ext://sys.stderr",
-            },
+            "uvicorn": {"class": f"{__name__}.StderrHandler", "formatter": "default"},
+            "jiayi": {"class": f"{__name__}.StderrHandler", "formatter": "message"},
         },
         "loggers": {
             "uvicorn": {"handlers": ["uvicorn"], "level": level, "propagate": False},
