@@ -6,7 +6,8 @@ CC0 / public domain (http://hl7.org/fhir/R4/license.html).  Spec: http://hl7.org
 
 Writes, under `fhir_server/conformance/data/`:
 - `r4-search-parameters.json.gz`: every SearchParameter, compacted to what the search engine needs
-  (url, code, base, type, expression, target, modifier, comparator, multipleOr/And, chain, component).
+  (url, code, base, type, expression, target, modifier, comparator, multipleOr/And, chain, component,
+  and the description the CapabilityStatement documents each parameter with).
 - `r4-compartments.json`: {compartment type: {resource type: [param codes]}} for Patient, Encounter,
   RelatedPerson, Practitioner and Device.
 
@@ -29,7 +30,17 @@ CACHE = REPO / ".cache" / "r4"
 OUT = REPO / "fhir_server" / "conformance" / "data"
 PACKAGE = "hl7.fhir.r4.examples@4.0.1"
 COMPARTMENTS = ("Patient", "Encounter", "RelatedPerson", "Practitioner", "Device")
-_KEYS = ("url", "code", "base", "type", "expression", "target", "modifier", "comparator")
+_KEYS = (
+    "url",
+    "code",
+    "base",
+    "type",
+    "expression",
+    "target",
+    "modifier",
+    "comparator",
+    "description",
+)
 
 
 def fetch_package() -> Path:

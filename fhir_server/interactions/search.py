@@ -100,7 +100,10 @@ def _bundle(repo: FhirRepository, req: FhirRequest, path: str, result: Any) -> d
     bundle["link"] = links
     if summary_mode(req) == "count":
         return bundle
-    entries = [_entry(repo, req, r, "match") for r in result.matches]
+    located = getattr(result, "full_urls", {})
+    entries = [
+        _entry(repo, req, r, "match", located.get((r.resource_type, r.id))) for r in result.matches
+    ]
     entries += [_entry(repo, req, r, "include") for r in result.includes]
     if result.issues:
         entries.append(
@@ -110,10 +113,15 @@ def _bundle(repo: FhirRepository, req: FhirRequest, path: str, result: Any) -> d
     return bundle
 
 
-def _entry(repo: FhirRepository, req: FhirRequest, record: Any, mode: str) -> dict[str, Any]:
+def _entry(
+    repo: FhirRepository, req: FhirRequest, record: Any, mode: str, located: str | None = None
+) -> dict[str, Any]:
+    """One entry; `located` (`Container/id#local`) for a contained resource (`_containedType=
+    contained`), whose fullUrl is its container's with the local id as fragment."""
     assert record.content is not None
+    where = located or f"{record.resource_type}/{record.id}"
     return {
-        "fullUrl": f"{repo.ctx.base_url}/{record.resource_type}/{record.id}",
+        "fullUrl": f"{repo.ctx.base_url}/{where}",
         "resource": shape_resource(repo, req, record.content),
         "search": {"mode": mode},
     }

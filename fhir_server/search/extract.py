@@ -10,7 +10,9 @@ reports it, else by shape).  Rows are plain tuples, ready for bulk insert by the
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,12 +46,15 @@ class IndexRows:
     uri: list[tuple[str, str]] = field(default_factory=list)
     #: composite components: (table kind, group number, row as above with param `code#k`)
     composite: list[tuple[str, int, tuple[Any, ...]]] = field(default_factory=list)
-    position: list[tuple[str, float, float]] = field(default_factory=list)
+    #: (param, latitude, longitude, x, y, z): degrees and the point on the unit sphere
+    position: list[tuple[str, float, float, float, float, float]] = field(default_factory=list)
     text: list[tuple[str, str]] = field(default_factory=list)
     #: (param, num_lo, num_hi, str_lo, str_hi): one sort row per parameter with values
     sort: list[tuple[str, float | None, float | None, str | None, str | None]] = field(
         default_factory=list
     )
+    #: contained resources: (type, local id, content, their own rows)
+    contained: list[tuple[str, str, dict[str, Any], IndexRows]] = field(default_factory=list)
 
     def dedupe(self) -> IndexRows:
         for name in (
@@ -107,6 +112,19 @@ def sort_rows(
 class _Node:
     type: str | None
     data: Any
+
+
+def unit_sphere(latitude: float, longitude: float) -> tuple[float, float, float]:
+    """(x, y, z) of a position on the unit sphere."""
+    p, q = math.radians(latitude), math.radians(longitude)
+    return math.cos(p) * math.cos(q), math.cos(p) * math.sin(q), math.sin(p)
+
+
+def contained_key(container_type: str, container_id: str, local_id: str) -> str:
+    """The index key of a contained resource: `Type/id#local`, hashed when longer than 64.
+    Holds '#', which no resource id may, so it never collides with a resource."""
+    key = f"{container_type}/{container_id}#{local_id}"
+    return key if len(key) <= 64 else "#" + hashlib.sha1(key.encode()).hexdigest()
 
 
 def _cut(value: str | None) -> str | None:
@@ -168,6 +186,15 @@ class Extractor:
                 _, required = self._compiled(resource_type, param)
                 _ADD[param.type](self, rows, param, nodes, required)
         rows.text.extend(text_rows(resource))
+        for item in resource.get("contained") or ():
+            if (
+                isinstance(item, dict)
+                and isinstance(item.get("resourceType"), str)
+                and isinstance(item.get("id"), str)
+                and item["resourceType"] in self.registry.resource_types
+            ):
+                inner = {k: v for k, v in item.items() if k != "contained"}
+                rows.contained.append((item["resourceType"], item["id"], item, self.extract(inner)))
         return rows.dedupe()
 
     def rows_for(self, resource: dict[str, Any], params: Iterable[SearchParam]) -> IndexRows:
@@ -207,7 +234,8 @@ class Extractor:
             if isinstance(d, dict):
                 lat, lon = d.get("latitude"), d.get("longitude")
                 if isinstance(lat, int | float) and isinstance(lon, int | float):
-                    rows.position.append((p.code, float(lat), float(lon)))
+                    lat_f, lon_f = float(lat), float(lon)
+                    rows.position.append((p.code, lat_f, lon_f, *unit_sphere(lat_f, lon_f)))
 
     # -- per parameter type ---------------------------------------------------------------------
     def _token(self, rows: IndexRows, p: SearchParam, nodes: list[_Node], _r: Any) -> None:

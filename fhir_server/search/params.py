@@ -14,6 +14,7 @@ groups, each an AND of conditions: computed parameters, access restrictions, `_f
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Union
@@ -35,6 +36,7 @@ _MODIFIERS = {
     "number": {"missing"},
     "quantity": {"missing"},
     "uri": {"missing", "below", "above"},
+    "text": {"missing"},
 }
 
 
@@ -268,6 +270,12 @@ class _Parser:
         self, param: SearchParam, modifier: str | None, raw: str, name: str
     ) -> tuple[v.SearchValue, ...]:
         if modifier == "missing":
+            if "missing" not in _MODIFIERS.get(param.type, set()):
+                raise bad_request(
+                    f"Unsupported modifier ':missing' on '{name}' (type {param.type})",
+                    name,
+                    code="not-supported",
+                )
             return (v.parse_missing(raw),)
         parse = self._value_parser(param, modifier, name)
         return tuple(parse(part) for part in v.split_escaped(raw, ","))
@@ -349,32 +357,57 @@ def parse_search(
     base_url: str | None = None,
     default_count: int | None = None,
 ) -> SearchRequest:
-    """Parse `query` (name, value pairs, already URL-decoded) for a search over `resource_types`."""
+    """Parse `query` (name, value pairs, already URL-decoded) for a search over `resource_types`.
+
+    A parameter that cannot be applied — unknown, an unsupported modifier, a malformed value, an
+    unknown chained parameter, a bad `_include` — is a 400 naming it (`expression`) when
+    `strict` (`Prefer: handling=strict`); otherwise it is left out of the search and of `applied`
+    (the self link) and reported as a warning issue (the searchset's OperationOutcome entry)."""
     parser = _Parser(registry, base_url, strict)
     types = tuple(resource_types)
     request = SearchRequest(resource_types=types, count=default_count)
     for name, raw in query:
         try:
-            if name.split(":", 1)[0] in RESULT_PARAMS:
-                _result_param(parser, request, name, raw)
-                if name != "_cursor":
-                    request.applied.append((name, raw))
-                continue
-            if name == "_filter":
-                from .filter import parse_filter
-
-                request.clauses.append(parse_filter(raw, _FilterTerms(parser, types)))
-            else:
-                request.clauses.append(parser.clause(types, name, raw))
-        except _Unknown as exc:
+            _parse_one(parser, request, types, name, raw)
+        except FhirError as exc:
+            if exc.status != 400:
+                raise
+            named = _naming(exc, name)
             if strict:
-                raise bad_request(str(exc), code="not-supported") from exc
-            request.issues.append(warning("not-supported", f"{exc}; ignored", name))
-            continue
-        except v.ValueError_ as exc:
-            raise bad_request(f"Invalid value for '{name}': {exc}", name) from exc
-        request.applied.append((name, raw))
+                raise named from exc
+            request.issues.extend(
+                warning(i.code, f"{i.diagnostics}; ignored", *(i.expression or (name,)))
+                for i in named.issues
+            )
     return request
+
+
+def _parse_one(
+    parser: _Parser, request: SearchRequest, types: tuple[str, ...], name: str, raw: str
+) -> None:
+    try:
+        if name.split(":", 1)[0] in RESULT_PARAMS:
+            _result_param(parser, request, name, raw)
+            if name != "_cursor":
+                request.applied.append((name, raw))
+            return
+        if name == "_filter":
+            from .filter import parse_filter
+
+            request.clauses.append(parse_filter(raw, _FilterTerms(parser, types)))
+        else:
+            request.clauses.append(parser.clause(types, name, raw))
+    except _Unknown as exc:
+        raise bad_request(str(exc), name, code="not-supported") from exc
+    except v.ValueError_ as exc:
+        raise bad_request(f"Invalid value for '{name}': {exc}", name) from exc
+    request.applied.append((name, raw))
+
+
+def _naming(exc: FhirError, name: str) -> FhirError:
+    """The error with the parameter's name as `expression` on issues that name nothing."""
+    issues = [i if i.expression else dataclasses.replace(i, expression=(name,)) for i in exc.issues]
+    return FhirError(exc.status, issues)
 
 
 def _result_param(parser: _Parser, request: SearchRequest, name: str, raw: str) -> None:
@@ -393,9 +426,8 @@ def _result_param(parser: _Parser, request: SearchRequest, name: str, raw: str) 
     elif name == "_elements":
         request.elements.extend(e.strip() for e in raw.split(",") if e.strip())
     elif name == "_sort":
-        request.sort.extend(
-            _sort_key(parser, request.resource_types, key) for key in raw.split(",") if key
-        )
+        keys = [_sort_key(parser, request.resource_types, key) for key in raw.split(",") if key]
+        request.sort.extend(keys)  # all or nothing: a bad key leaves the sort as it was
     elif name in ("_include", "_revinclude", "_include:iterate", "_revinclude:iterate"):
         _include(parser, request, name, raw)
     elif name == "_cursor":

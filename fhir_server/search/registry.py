@@ -70,6 +70,7 @@ class SearchParam:
     multiple_and: bool = True
     chain: tuple[str, ...] = ()
     component: tuple[Component, ...] = ()
+    description: str = field(default="", compare=False)
 
     @classmethod
     def from_resource(cls, sp: Mapping[str, Any]) -> SearchParam:
@@ -91,6 +92,7 @@ class SearchParam:
             component=tuple(
                 Component(c["definition"], c["expression"]) for c in sp.get("component") or ()
             ),
+            description=sp.get("description") or "",
         )
 
 
@@ -258,10 +260,26 @@ _NOT_DOMAIN = frozenset({"Bundle", "Binary", "Parameters"})
 
 
 def load_r4_parameters(path: Path | None = None) -> list[SearchParam]:
-    """The compact R4 SearchParameters shipped as package data."""
+    """The compact R4 SearchParameters shipped as package data, with the known errata fixed
+    (`r4-search-parameter-errata.json`)."""
     source = path or data_file("r4-search-parameters.json.gz")
     with gzip.open(source, "rt", encoding="utf-8") as fh:
-        return [SearchParam.from_resource(sp) for sp in json.load(fh)]
+        definitions = json.load(fh)
+    return [SearchParam.from_resource(sp) for sp in apply_errata(definitions, load_errata())]
+
+
+def load_errata() -> list[dict[str, Any]]:
+    """Corrections to R4 SearchParameter definitions (package data: url + replaced fields)."""
+    data = json.loads(data_file("r4-search-parameter-errata.json").read_text(encoding="utf-8"))
+    return list(data["errata"])
+
+
+def apply_errata(
+    definitions: Iterable[Mapping[str, Any]], errata: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`definitions` with each erratum's fields (all but `url` and `note`) replaced by url."""
+    fixes = {e["url"]: {k: v for k, v in e.items() if k not in ("url", "note")} for e in errata}
+    return [{**d, **fixes.get(d.get("url", ""), {})} for d in definitions]
 
 
 @functools.lru_cache(maxsize=4)
@@ -300,4 +318,18 @@ def r4_registry(extra: Iterable[SearchParam] = ()) -> SearchRegistry:
     registry = SearchRegistry(resource_types=frozenset(types))
     registry.extend(load_r4_parameters())
     registry.extend(extra)
+    return registry
+
+
+def server_registry() -> SearchRegistry:
+    """What the server searches with: R4 (errata fixed), the guide's own SearchParameters (so
+    they work before — and without — seeding), and the computed parameters of `computed.py`
+    (Patient `age`).  SearchParameters stored in the database join at `$reindex`/start-up
+    (`storage.sql.search_reindex.sync_registry`).  A module-level function, so worker
+    processes (the bulk loader) can build their own."""
+    from .computed import standard_computed
+
+    registry = r4_registry(guide_parameters())
+    for param in standard_computed():
+        registry.add_computed(param)
     return registry

@@ -12,6 +12,7 @@ Readings come from PyPI `pypinyin` (most common reading of each character).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -40,11 +41,18 @@ def pinyin_forms(value: str) -> list[str]:
     """Pinyin readings of the Chinese text in `value`: spaced, joined and initials."""
     if not has_han(value):
         return []
+    return list(_pinyin_forms(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _pinyin_forms(value: str) -> tuple[str, ...]:
+    """Memoised (a pure function of `value`; names repeat, and pypinyin is the costly part of
+    indexing a Patient)."""
     syllables = [s.strip() for s in lazy_pinyin(value, style=Style.NORMAL) if s.strip()]
     initials = [s.strip() for s in lazy_pinyin(value, style=Style.FIRST_LETTER) if s.strip()]
     spaced = normalize(" ".join(syllables))
     forms = [spaced, spaced.replace(" ", ""), normalize("".join(initials)).replace(" ", "")]
-    return list(dict.fromkeys(f for f in forms if f))
+    return tuple(dict.fromkeys(f for f in forms if f))
 
 
 def index_forms(value: str) -> list[str]:

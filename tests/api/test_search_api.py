@@ -25,7 +25,7 @@ def _seed(client: TestClient) -> None:
             "name": [{"family": "张", "given": ["三"]}],
             "gender": "male",
             "birthDate": "1944-05-01",
-            "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "11010519491231002X"}],
+            "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110105194405010014"}],
         },
     )
     _put(
@@ -83,7 +83,7 @@ def test_type_search_bundle_shape(client: TestClient) -> None:
     assert bundle["link"][0]["relation"] == "self" and "name=zhangsan" in bundle["link"][0]["url"]
     assert _ids(
         client.get(
-            "/fhir/Patient", params={"identifier": "urn:oid:2.16.156.10011.1.3|11010519491231002X"}
+            "/fhir/Patient", params={"identifier": "urn:oid:2.16.156.10011.1.3|110105194405010014"}
         ).json()
     ) == ["zs"]
     assert _ids(client.get("/fhir/Patient", params={"birthdate": "lt1950"}).json()) == ["zs"]

@@ -407,8 +407,12 @@ def test_sort_walk(
 def test_chained_sort_must_be_single_typed(
     db: SqlDatabase, registry: SearchRegistry, sort: str
 ) -> None:
-    with pytest.raises(FhirError):
-        search(db, registry, "Observation", [("_sort", sort)])
+    with pytest.raises(FhirError) as err:
+        search(db, registry, "Observation", [("_sort", sort)], strict=True)
+    assert err.value.status == 400 and err.value.issues[0].expression == ("_sort",)
+    lenient = search(db, registry, "Observation", [("_sort", sort)])
+    assert lenient.request is not None and lenient.request.sort == []
+    assert ("_sort", sort) not in lenient.self_link_params and lenient.issues
 
 
 def test_explain(db: SqlDatabase, registry: SearchRegistry) -> None:
@@ -436,8 +440,12 @@ def test_explain(db: SqlDatabase, registry: SearchRegistry) -> None:
 )
 def test_malformed_filter(db: SqlDatabase, registry: SearchRegistry, expression: str) -> None:
     with pytest.raises(FhirError) as err:
-        search(db, registry, "Patient", [("_filter", expression)])
-    assert err.value.status == 400
+        search(db, registry, "Patient", [("_filter", expression)], strict=True)
+    assert err.value.status == 400 and err.value.issues[0].expression == ("_filter",)
+    lenient = search(db, registry, "Patient", [("_filter", expression)], page_size=100)
+    assert ("_filter", expression) not in lenient.self_link_params
+    assert [i.severity for i in lenient.issues] == ["warning"]
+    assert len(lenient.matches) == 4  # the filter is not applied
 
 
 def test_unknown_valueset_is_a_bad_request(db: SqlDatabase, registry: SearchRegistry) -> None:

@@ -21,12 +21,25 @@ types.  `near` searches are ordered by distance (exact haversine on the bounding
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, false, func, literal, or_, select
+from sqlalchemy import (
+    Connection,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.sql import Select
 
 from ...core.errors import FhirError, Issue, bad_request, error
@@ -35,13 +48,14 @@ from ...search.paging import Cursor, decode_cursor, encode_cursor, query_hash
 from ...search.params import Include, SearchRequest, parse_search, restrict
 from ...search.registry import SearchRegistry
 from ..ports import StoredResource
-from .search_explain import explain_plan
-from .search_near import near_page
+from . import search_sort
+from .search_explain import explain_plan, render_sql
+from .search_near import near_page, near_query
 from .search_reindex import sync_registry
 from .search_resolve import ConceptResolver, resolve_concepts
 from .search_sort import sorted_page
 from .search_sql import by_type_condition, collate_c, condition, sort_expression
-from .search_tables import search_reference
+from .search_tables import search_contained, search_reference
 from .tables import resource
 
 MAX_INCLUDE_DEPTH = 4
@@ -60,6 +74,8 @@ class SearchResult:
     request: SearchRequest | None = None
     #: `_explain=true`: the database plan (lines) of the page query, instead of matches
     plan: list[str] | None = None
+    #: contained matches (`_containedType=contained`): (type, key) → `Container/id#local`
+    full_urls: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _record(row: Any) -> StoredResource:
@@ -132,19 +148,64 @@ def execute_search(
     )
 
 
-def filtered_select(request: SearchRequest, columns: Iterable[Any]) -> Select[Any]:
-    """`SELECT columns FROM resource WHERE <live, of the types, every clause>` (no order/limit)."""
-    r = resource
+def contained_mode(request: SearchRequest) -> tuple[str, str]:
+    """(`_contained`: false | true | both, `_containedType`: container | contained)."""
+    return request.contained or "false", request.contained_type or "container"
+
+
+def source(request: SearchRequest) -> Any:
+    """What a search iterates: `resource`, or — for `_containedType=contained` — the contained
+    resources of live resources (`_contained=true`) or both (`both`), as rows shaped like
+    `resource` plus `contained_in` (`Container/id#local`, NULL for a resource)."""
+    mode, kind = contained_mode(request)
+    if mode == "false" or kind == "container":
+        return resource
+    c, r = search_contained, resource.alias("container")
+    inner = select(
+        c.c.res_type,
+        c.c.res_id,
+        r.c.version_id,
+        r.c.last_updated,
+        r.c.deleted,
+        c.c.content,
+        (c.c.container_type + "/" + c.c.container_id + "#" + c.c.local_id).label("contained_in"),
+    ).join_from(c, r, and_(r.c.res_type == c.c.container_type, r.c.res_id == c.c.container_id))
+    if mode == "true":
+        return inner.subquery("src")
+    own = select(*resource.c, null().label("contained_in"))
+    return union_all(own, inner).subquery("src")
+
+
+def filtered_select(request: SearchRequest, columns: Iterable[Any], src: Any = None) -> Select[Any]:
+    """`SELECT columns FROM resource WHERE <live, of the types, every clause>` (no order/limit);
+    `src`: the `source(request)` the columns come from (default `resource`)."""
+    r = resource if src is None else src
     conds: list[Any] = [r.c.deleted.is_(False)]
+    mode, kind = contained_mode(request)
+    own = [condition(c, r.c.res_type, r.c.res_id) for c in request.clauses]
     if request.resource_types:
-        conds.append(r.c.res_type.in_(request.resource_types))
-    conds.extend(condition(c, r.c.res_type, r.c.res_id) for c in request.clauses)
+        own.insert(0, r.c.res_type.in_(request.resource_types))
+    if mode != "false" and kind == "container":  # containers of matching contained resources
+        via = _contains_match(request, r.c.res_type, r.c.res_id)
+        conds.append(via if mode == "true" else or_(and_(true(), *own), via))
+    else:
+        conds.extend(own)
     if request.compartment is not None:
-        conds.append(_in_compartment(*request.compartment))
+        conds.append(_in_compartment(*request.compartment, r.c.res_type, r.c.res_id))
     conds.extend(access_conditions(request, r.c.res_type, r.c.res_id))
     if request.access is not None:
         conds.append(by_type_condition(request.access.matches, r.c.res_type, r.c.res_id))
     return select(*columns).where(and_(*conds))
+
+
+def _contains_match(request: SearchRequest, type_col: Any, id_col: Any) -> Any:
+    """The resource contains a resource of the searched types meeting every clause."""
+    c = search_contained.alias()
+    where = [c.c.container_type == type_col, c.c.container_id == id_col]
+    if request.resource_types:
+        where.append(c.c.res_type.in_(request.resource_types))
+    where += [condition(x, c.c.res_type, c.c.res_id) for x in request.clauses]
+    return exists(select(literal(1)).select_from(c).where(*where))
 
 
 def access_conditions(request: SearchRequest, type_col: Any, id_col: Any) -> list[Any]:
@@ -197,27 +258,39 @@ def run_search(
         issues=list(request.issues),
         request=request,
     )
-    if request.total in ("accurate", "estimate") or request.summary == "count":
+    if request.total == "estimate" and dialect == "postgresql" and request.summary != "count":
+        result.total = estimated_total(conn, request)
+    elif request.total in ("accurate", "estimate") or request.summary == "count":
+        src = source(request)
         result.total = conn.execute(
-            filtered_select(request, [func.count()]).select_from(resource)
+            filtered_select(request, [func.count()], src).select_from(src)
         ).scalar_one()
     if request.summary == "count" or count == 0:
         return result
     if request.explain:
-        result.plan = explain_plan(conn, dialect, _page_query(dialect, request, cursor, count + 1))
+        result.plan = explain_plan(conn, dialect, page_query(dialect, request, cursor, count + 1))
         return result
-    near = near_page(conn, request, filtered_select, cursor, count + 1)
+    near = near_page(conn, request, filtered_select, cursor, count + 1) if _plain(request) else None
     if near is not None:
         rows, keys, near_total = near
-        if result.total is not None:
+        if result.total is not None and request.total != "estimate":
             result.total = near_total
     else:
-        fast = sorted_page(conn, dialect, request, filtered_select, cursor, count + 1)
+        fast = (
+            sorted_page(conn, dialect, request, filtered_select, cursor, count + 1)
+            if _plain(request)
+            else None
+        )
         rows = fast if fast is not None else _page(conn, dialect, request, cursor, count + 1)
         keys = [(*(r._mapping[f"sort_{i}"] for i in range(len(request.sort))),) for r in rows]
     more = len(rows) > count
     rows = rows[:count]
     result.matches = [_record(row) for row in rows]
+    result.full_urls = {
+        (row._mapping["res_type"], row._mapping["res_id"]): row._mapping["contained_in"]
+        for row in rows
+        if "contained_in" in row._mapping and row._mapping["contained_in"]
+    }
     if more:
         last = rows[-1]._mapping
         key = keys[count - 1]
@@ -236,15 +309,54 @@ def _page(
     return list(conn.execute(_page_query(dialect, request, cursor, limit)))
 
 
+def page_query(
+    dialect: str, request: SearchRequest, cursor: Cursor | None, limit: int
+) -> Select[Any]:
+    """The main query of a page, as `run_search` runs it: the distance candidates of a `near`
+    search, the index-ordered walk of a one-key `_sort`, or the generic ordered query."""
+    near = near_query(request, filtered_select) if _plain(request) else None
+    if near is not None:
+        return near
+    if _plain(request) and search_sort.applies(request):
+        return search_sort.valued_query(dialect, request, filtered_select, cursor, limit)
+    return _page_query(dialect, request, cursor, limit)
+
+
+def _plain(request: SearchRequest) -> bool:
+    """A search over `resource` itself (no `_contained`): the index-ordered paths apply."""
+    return contained_mode(request)[0] == "false"
+
+
+def estimated_total(conn: Connection, request: SearchRequest) -> int:
+    """`_total=estimate` on PostgreSQL: the planner's row estimate for the matches (no count)."""
+    src = source(request)
+    query = filtered_select(request, [src.c.res_id], src)
+    sql = render_sql(conn, query)
+    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql.replace("%", "%%")).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def explain_search(
+    conn: Connection, dialect: str, request: SearchRequest, *, analyze: bool = False
+) -> list[str]:
+    """The database plan of the first page of a parsed search (`analyze`: PostgreSQL runs it and
+    reports timings and buffers) — for `_explain` and the benchmark."""
+    resolve_concepts(conn, request, None)
+    count = request.count if request.count is not None else 20
+    return explain_plan(conn, dialect, page_query(dialect, request, None, count + 1), analyze)
+
+
 def _page_query(
     dialect: str, request: SearchRequest, cursor: Cursor | None, limit: int
 ) -> Select[Any]:
-    r = resource
+    r = source(request)
     sort_cols = [
         sort_expression(key, r.c.res_type, r.c.res_id, dialect).label(f"sort_{i}")
         for i, key in enumerate(request.sort)
     ]
-    inner = filtered_select(request, [*r.c, *sort_cols]).subquery("matches")
+    inner = filtered_select(request, [*r.c, *sort_cols], r).subquery("matches")
     keys = [(inner.c[f"sort_{i}"], key.descending) for i, key in enumerate(request.sort)]
     keys.append((collate_c(inner.c.res_type, dialect), False))
     keys.append((collate_c(inner.c.res_id, dialect), False))

@@ -1,8 +1,8 @@
 """Location `near`: distance-ordered pages (http://hl7.org/fhir/R4/location.html#positional).
 
-The SQL condition (search_sql `_near`) keeps candidates inside a bounding box on the
-`search_position` index; here the exact great-circle (haversine) distance drops the corners and
-orders the matches, identically on SQLite and PostgreSQL.  The keyset cursor holds
+The SQL condition (search_sql `_near`) keeps the candidates within the radius (a bounding box on
+the `search_position` index, then the exact chord test); here the great-circle (haversine)
+distance orders them, identically on SQLite and PostgreSQL.  The keyset cursor holds
 (distance, type, id).  Only a plain `near` search is ordered by distance: an explicit `_sort` wins.
 """
 
@@ -18,10 +18,9 @@ from sqlalchemy.sql import Select
 from ...search import values as v
 from ...search.paging import Cursor
 from ...search.params import Clause, SearchRequest
+from .search_sql import EARTH_KM
 from .search_tables import search_position
 from .tables import resource
-
-EARTH_KM = 6371.0088
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -54,6 +53,26 @@ def distances(points: list[tuple[float, float]], values: list[v.NearValue]) -> f
     return best
 
 
+def near_query(
+    request: SearchRequest,
+    filtered_select: Callable[[SearchRequest, list[Any]], Select[Any]],
+) -> Select[Any] | None:
+    """The candidates of a distance-ordered search with their positions (None: not one)."""
+    clause = near_clause(request)
+    if clause is None or request.sort:
+        return None
+    matches = filtered_select(request, [resource.c.res_type, resource.c.res_id]).subquery()
+    p = search_position
+    return select(matches.c.res_type, matches.c.res_id, p.c.latitude, p.c.longitude).join(
+        p,
+        and_(
+            p.c.res_type == matches.c.res_type,
+            p.c.res_id == matches.c.res_id,
+            p.c.param == clause.param.code,
+        ),
+    )
+
+
 def near_page(
     conn: Connection,
     request: SearchRequest,
@@ -63,31 +82,23 @@ def near_page(
 ) -> tuple[list[Any], list[tuple[Any, ...]], int] | None:
     """(rows, sort keys, total) of a distance-ordered page, or None when not a near search."""
     clause = near_clause(request)
-    if clause is None or request.sort:
+    q = near_query(request, filtered_select)
+    if clause is None or q is None:
         return None
     values = [x for x in clause.values if isinstance(x, v.NearValue)]
-    matches = filtered_select(request, [resource.c.res_type, resource.c.res_id]).subquery()
-    p = search_position
-    q = select(matches.c.res_type, matches.c.res_id, p.c.latitude, p.c.longitude).join(
-        p,
-        and_(
-            p.c.res_type == matches.c.res_type,
-            p.c.res_id == matches.c.res_id,
-            p.c.param == clause.param.code,
-        ),
-    )
     points: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for res_type, res_id, lat, lon in conn.execute(q):
         points.setdefault((res_type, res_id), []).append((lat, lon))
     ranked = sorted(
         (d, t, i) for (t, i), pts in points.items() if (d := distances(pts, values)) is not None
     )
+    total = len(ranked)
     if cursor is not None:
         after = tuple(cursor.key)
         ranked = [r for r in ranked if r > after]
     page = ranked[:limit]
     rows = _load(conn, [(t, i) for _, t, i in page])
-    return rows, [(d,) for d, _, _ in page], len(ranked) if cursor is None else -1
+    return rows, [(d,) for d, _, _ in page], total
 
 
 def _load(conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:

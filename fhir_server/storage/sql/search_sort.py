@@ -25,6 +25,50 @@ from .tables import resource
 _NUMERIC = frozenset({"date", "number", "quantity"})
 
 
+def applies(request: SearchRequest) -> bool:
+    """One sort key on a plain parameter of one resource type: the index-ordered path."""
+    if len(request.sort) != 1 or len(request.resource_types) != 1:
+        return False
+    key = request.sort[0]
+    return not (key.param is None or key.path or key.param.type in ("special", "composite"))
+
+
+def _parts(request: SearchRequest) -> tuple[Any, str, Any]:
+    key = request.sort[0]
+    assert key.param is not None
+    kind = key.param.type
+    column = ("num" if kind in _NUMERIC else "str") + ("_hi" if key.descending else "_lo")
+    missing = _MISSING_LAST[kind][1 if key.descending else 0]
+    return key, column, missing
+
+
+def valued_query(
+    dialect: str,
+    request: SearchRequest,
+    filtered_select: Callable[[SearchRequest, list[Any]], Select[Any]],
+    cursor: Cursor | None,
+    limit: int,
+) -> Select[Any]:
+    """The page's matches that have a sort value, in `search_sort` index order."""
+    key, column, _missing = _parts(request)
+    (rtype,) = request.resource_types
+    s = search_sort.alias("s")
+    value = s.c[column]
+    r_id = collate_c(resource.c.res_id, dialect)
+    q = filtered_select(request, [*resource.c, value.label("sort_0")]).join_from(
+        resource,
+        s,
+        and_(s.c.res_type == resource.c.res_type, s.c.res_id == resource.c.res_id),
+    )
+    q = q.where(s.c.res_type == rtype, s.c.param == key.code)
+    if cursor is not None:
+        after, _t, after_id = cursor.key
+        beyond = value < after if key.descending else value > after
+        q = q.where(or_(beyond, and_(value == after, r_id > after_id)))
+    order = value.desc() if key.descending else value.asc()
+    return q.order_by(order, r_id).limit(limit)
+
+
 def sorted_page(
     conn: Connection,
     dialect: str,
@@ -34,33 +78,14 @@ def sorted_page(
     limit: int,
 ) -> list[Any] | None:
     """The page's rows (with `sort_0`), or None when this path does not apply."""
-    if len(request.sort) != 1 or len(request.resource_types) != 1:
+    if not applies(request):
         return None
-    key = request.sort[0]
-    if key.param is None or key.path or key.param.type in ("special", "composite"):
-        return None
-    kind = key.param.type
-    column = ("num" if kind in _NUMERIC else "str") + ("_hi" if key.descending else "_lo")
-    missing = _MISSING_LAST[kind][1 if key.descending else 0]
-    (rtype,) = request.resource_types
-    s = search_sort.alias("s")
-    value = s.c[column]
+    key, _column, missing = _parts(request)
     r_id = collate_c(resource.c.res_id, dialect)
     rows: list[Any] = []
     in_missing = cursor is not None and cursor.key[0] == missing
     if not in_missing:
-        q = filtered_select(request, [*resource.c, value.label("sort_0")]).join_from(
-            resource,
-            s,
-            and_(s.c.res_type == resource.c.res_type, s.c.res_id == resource.c.res_id),
-        )
-        q = q.where(s.c.res_type == rtype, s.c.param == key.code)
-        if cursor is not None:
-            after, _t, after_id = cursor.key
-            beyond = value < after if key.descending else value > after
-            q = q.where(or_(beyond, and_(value == after, r_id > after_id)))
-        order = value.desc() if key.descending else value.asc()
-        rows = list(conn.execute(q.order_by(order, r_id).limit(limit)))
+        rows = list(conn.execute(valued_query(dialect, request, filtered_select, cursor, limit)))
     if len(rows) < limit:
         has_value = exists(
             select(literal(1)).where(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    distinct,
     exists,
     false,
     func,
@@ -27,10 +28,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 
 from ...search import values as v
 from ...search.dates import MAX_MS, MIN_MS
+from ...search.extract import unit_sphere
 from ...search.params import AnyOf, ByType, Clause, Condition, HasHop, Hop, Negation, SortKey
 from .search_tables import (
     INDEX_TABLES,
@@ -41,6 +44,7 @@ from .search_tables import (
 )
 from .tables import resource
 
+EARTH_KM = 6371.0088  # mean Earth radius (as search_near.haversine_km)
 _TOP = "\U0010ffff"  # sorts after every other character, byte-wise, on both databases
 
 
@@ -134,6 +138,8 @@ def _param(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
     special = _SPECIAL.get(param.type)
     if special is not None and modifier != "missing":
         return special(clause, type_col, id_col)
+    if param.type == "composite":  # :missing: has (no) value, i.e. no first-component row
+        return _composite_missing(clause, type_col, id_col)
     if modifier in ("identifier", "of-type"):
         t, code = search_token.alias(), f"{param.code}:{modifier}"
     elif param.type in _OTHER_TABLES:
@@ -175,6 +181,32 @@ def _composite(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool
     return or_(*alternatives) if alternatives else false()
 
 
+def _composite_missing(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
+    """`composite:missing`: a composite value exists when one value (`grp`) has a row for every
+    component (each value's components are indexed under `code#k` with the value's `grp`)."""
+    (missing,) = clause.values
+    code = clause.param.code
+    parts = [
+        select(t.c.grp.label("grp"), t.c.param.label("param"))
+        .where(
+            t.c.res_type == type_col,
+            t.c.res_id == id_col,
+            t.c.param.like(f"{_like_escape(code)}#%", escape="\\"),
+            t.c.grp.is_not(None),
+        )
+        .correlate_except(t)
+        for t in (table.alias() for table in INDEX_TABLES.values())
+    ]
+    rows = union_all(*parts).subquery()
+    whole = (
+        select(rows.c.grp)
+        .group_by(rows.c.grp)
+        .having(func.count(distinct(rows.c.param)) == max(1, len(clause.param.component)))
+    )
+    present = exists(whole)
+    return not_(present) if isinstance(missing, v.MissingValue) and missing.missing else present
+
+
 def near_box(val: v.NearValue) -> tuple[float, float, float, float]:
     """(lat_lo, lat_hi, lon_lo, lon_hi): a box around the circle (exact distance checked later)."""
     dlat = val.km / 111.0
@@ -184,23 +216,37 @@ def near_box(val: v.NearValue) -> tuple[float, float, float, float]:
 
 
 def _near(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
+    """Within the radius: the bounding box (index range) and the exact great-circle test as a
+    chord length on the unit sphere (arithmetic only: the same on SQLite and PostgreSQL)."""
     alternatives = []
     for val in clause.values:
         assert isinstance(val, v.NearValue)
         t = search_position.alias()
         lat_lo, lat_hi, lon_lo, lon_hi = near_box(val)
-        alternatives.append(
-            exists(
-                select(literal(1)).where(
-                    t.c.res_type == type_col,
-                    t.c.res_id == id_col,
-                    t.c.param == clause.param.code,
-                    t.c.latitude.between(lat_lo, lat_hi),
-                    t.c.longitude.between(lon_lo, lon_hi),
-                )
+        where = [
+            t.c.res_type == type_col,
+            t.c.res_id == id_col,
+            t.c.param == clause.param.code,
+            t.c.latitude.between(lat_lo, lat_hi),
+            t.c.longitude.between(lon_lo, lon_hi),
+        ]
+        chord = near_chord(val)
+        if chord is not None:
+            x, y, z = unit_sphere(val.latitude, val.longitude)
+            where.append(
+                (t.c.x - x) * (t.c.x - x) + (t.c.y - y) * (t.c.y - y) + (t.c.z - z) * (t.c.z - z)
+                <= chord * chord
             )
-        )
+        alternatives.append(exists(select(literal(1)).where(*where)))
     return or_(*alternatives) if alternatives else false()
+
+
+def near_chord(val: v.NearValue) -> float | None:
+    """The chord on the unit sphere that spans the radius (None: the radius covers the globe)."""
+    angle = val.km / EARTH_KM
+    if angle >= math.pi:
+        return None
+    return 2 * math.sin(angle / 2) * (1 + 1e-12)  # float slack: a point on the circle is inside
 
 
 def _text(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
 
-from .tables import Key, metadata
+from .tables import JsonDocument, Key, metadata
 
 #: byte-wise comparison on both databases (SQLite's default BINARY collation).
 CString = String(255).with_variant(String(255, collation="C"), "postgresql")
@@ -109,6 +109,10 @@ search_position = Table(
     *_key_columns(grouped=False),
     Column("latitude", Float(precision=53), nullable=False),
     Column("longitude", Float(precision=53), nullable=False),
+    # the point on the unit sphere (migration 0012): exact radius tests by chord length
+    Column("x", Float(precision=53), nullable=True),
+    Column("y", Float(precision=53), nullable=True),
+    Column("z", Float(precision=53), nullable=True),
     Index("ix_search_position_value", "res_type", "param", "latitude", "longitude"),
     Index("ix_search_position_res", "res_type", "res_id"),
 )
@@ -137,6 +141,21 @@ search_sort = Table(
         for c in ("num_lo", "num_hi", "str_lo", "str_hi")
     ),
     Index("ix_search_sort_res", "res_type", "res_id"),
+)
+
+#: Contained resources (migration 0012): (type, key) names the contained resource in the index
+#: tables; the key holds '#', so it never equals a resource id.  Written and removed with the
+#: container's rows.
+search_contained = Table(
+    "search_contained",
+    metadata,
+    Column("res_type", Key, primary_key=True),
+    Column("res_id", Key, primary_key=True),
+    Column("container_type", Key, nullable=False),
+    Column("container_id", Key, nullable=False),
+    Column("local_id", String(64), nullable=False),
+    Column("content", JsonDocument, nullable=False),
+    Index("ix_search_contained_container", "container_type", "container_id"),
 )
 
 #: named counters, e.g. `registry` (bumped by `$reindex`; workers reload when it moves).

@@ -7,13 +7,13 @@ import pytest
 
 from fhir_server.core.errors import FhirError
 from fhir_server.search import values as v
-from fhir_server.search.params import HasHop, Hop, Include, parse_search
-from fhir_server.search.registry import SearchRegistry, r4_registry
+from fhir_server.search.params import Clause, HasHop, Hop, Include, parse_search
+from fhir_server.search.registry import SearchRegistry, server_registry
 
 
 @pytest.fixture(scope="module")
 def registry() -> SearchRegistry:
-    return r4_registry()
+    return server_registry()
 
 
 @pytest.mark.parametrize(
@@ -119,26 +119,49 @@ def test_unknown_parameters_are_reported_or_refused(registry: SearchRegistry) ->
         parse_search(registry, ["Patient"], [("nonsense", "1")], strict=True)
 
 
-@pytest.mark.parametrize(
-    ("name", "raw"),
-    [
-        ("birthdate", "2020-13"),
-        ("birthdate", "tomorrow"),
-        ("gender:exact", "male"),
-        ("name:below", "x"),
-        ("birthdate:missing", "maybe"),
-        ("_count", "-1"),
-        ("_total", "all"),
-        ("_sort", "nonsense"),
-        ("_include", "Patient"),
-        ("gender.name", "x"),
-        ("general-practitioner:Observation", "1"),
-    ],
-)
-def test_malformed_values_are_a_400(registry: SearchRegistry, name: str, raw: str) -> None:
+MALFORMED = [
+    ("birthdate", "2020-13"),
+    ("birthdate", "tomorrow"),
+    ("gender:exact", "male"),
+    ("name:below", "x"),
+    ("birthdate:missing", "maybe"),
+    ("_list:missing", "true"),
+    ("_count", "-1"),
+    ("_total", "all"),
+    ("_sort", "nonsense"),
+    ("_include", "Patient"),
+    ("_include", "Patient:nonsense"),
+    ("gender.name", "x"),
+    ("general-practitioner.nonsense", "x"),
+    ("general-practitioner:Observation", "1"),
+    ("_has:Observation:subject:nonsense", "1"),
+    ("age", "65.5"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw"), MALFORMED)
+def test_malformed_or_unsupported_is_a_400_naming_it_when_strict(
+    registry: SearchRegistry, name: str, raw: str
+) -> None:
     with pytest.raises(FhirError) as err:
-        parse_search(registry, ["Patient"], [(name, raw)])
+        parse_search(registry, ["Patient"], [(name, raw)], strict=True)
     assert err.value.status == 400
+    assert all(issue.expression for issue in err.value.issues)
+
+
+@pytest.mark.parametrize(("name", "raw"), MALFORMED)
+def test_malformed_or_unsupported_is_ignored_and_reported_by_default(
+    registry: SearchRegistry, name: str, raw: str
+) -> None:
+    request = parse_search(
+        registry, ["Patient"], [(name, raw), ("gender", "male")], default_count=20
+    )
+    assert request.applied == [("gender", "male")]  # what the self link shows
+    assert [c.name for c in request.clauses if isinstance(c, Clause)] == ["gender"]
+    assert request.count == 20 and request.total is None and request.sort == []
+    assert request.includes == []
+    assert [i.severity for i in request.issues] == ["warning"]
+    assert request.issues[0].expression and "ignored" in request.issues[0].diagnostics
 
 
 def test_system_search_accepts_common_parameters_only(registry: SearchRegistry) -> None:

@@ -32,7 +32,7 @@ Instance: contract-package
 InstanceOf: SearchParameter
 Title: "Contract?package="
 Usage: #definition
-* insert SearchParam(contract-package, package, Contract, reference, [[Contract.extension('https://jiayi.health/fhir/StructureDefinition/contract-package').value]], [[A service package (PlanDefinition canonical) the contract covers.]])
+* insert SearchParam(contract-package, package, Contract, reference, [[Contract.extension.where(url = 'https://jiayi.health/fhir/StructureDefinition/contract-package').value]], [[A service package (PlanDefinition canonical) the contract covers.]])
 * target = #PlanDefinition
 
 Instance: contract-signing-channel
@@ -116,3 +116,39 @@ Title: "Basic?points-account="
 Usage: #definition
 * insert SearchParam(basic-points-account, points-account, Basic, reference, [[Basic.extension('https://jiayi.health/fhir/StructureDefinition/points-ledger-account').value]], [[The health-points Account of a ledger entry.]])
 * target = #Account
+
+Instance: patient-key-population
+InstanceOf: SearchParameter
+Title: "Patient?key-population="
+Usage: #definition
+* url = "https://jiayi.health/fhir/SearchParameter/patient-key-population"
+* version = "0.1.0"
+* name = "key-population"
+* status = #active
+* experimental = false
+* publisher = "Jiayi"
+* description = "Residents in a key population (CodeSystem key-population), derived from the record as $key-populations derives it (terminology/key-population-rules.json): age from birthDate, active Conditions by ICD-10 category, a high-risk RiskAssessment at 40–70, an active Flag. Computed by the server (no FHIRPath expression): the rules are rewritten into birthdate and _has terms. A code or system|code; comma = any of the populations, repeating the parameter = all of them; modifiers are refused (400)."
+* code = #key-population
+* base[0] = #Patient
+* base[1] = #Condition
+* base[2] = #RiskAssessment
+* base[3] = #Flag
+* type = #token
+
+Instance: flag-status
+InstanceOf: SearchParameter
+Title: "Flag?status="
+Usage: #definition
+* insert SearchParam(flag-status, status, Flag, token, [[Flag.status]], [[The status of a Flag (active, inactive, entered-in-error); R4 has no Flag status parameter. Used by Patient?key-population= (an active Flag declares a key population).]])
+
+Instance: flag-code
+InstanceOf: SearchParameter
+Title: "Flag?code="
+Usage: #definition
+* insert SearchParam(flag-code, code, Flag, token, [[Flag.code]], [[The code of a Flag, e.g. Flag?code=https://jiayi.health/fhir/CodeSystem/key-population|disabled; R4 has no Flag code parameter. Used by Patient?key-population=.]])
+
+Instance: riskassessment-status
+InstanceOf: SearchParameter
+Title: "RiskAssessment?status="
+Usage: #definition
+* insert SearchParam(riskassessment-status, status, RiskAssessment, token, [[RiskAssessment.status]], [[The status of a RiskAssessment (final, amended …); R4 has no RiskAssessment status parameter. Used by Patient?key-population=cancer-high-risk.]])
