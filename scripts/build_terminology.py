@@ -418,6 +418,23 @@ CODE_SYSTEMS: dict[str, tuple[str, str, str, str | None, list[Concept]]] = {
             c("health-management-service", "健康管理服务", "Health-management services"),
         ],
     ),
+    "contract-audit": (
+        "ContractAudit",
+        "签约质量核查发现",
+        "Findings of the contract quality audit (签约真实、履约务实, 粤 三 组织实施; jiayi jobs run "
+        "contract-audit), recorded as DetectedIssue.code.",
+        None,
+        [
+            c("no-consent", "无知情同意记录", "No informed consent recorded for the contract"),
+            c("no-contact", "一年内无服务接触", "No contact with the resident in the last year"),
+            c("signed-twice", "重复签约", "The resident has another contract in force"),
+            c(
+                "signer-without-role",
+                "签约医生在签约机构无有效执业角色",
+                "The signing practitioner has no active role at the contract's institution",
+            ),
+        ],
+    ),
     "timing-anchor": (
         "TimingAnchor",
         "服务时间起点",
