@@ -356,3 +356,23 @@ def test_errata_replace_only_what_they_name() -> None:
     assert fixed == [{"url": "u", "code": "a", "expression": "X.b"}, {"url": "w", "code": "b"}]
     plain = r4_registry().get("DocumentReference", "relationship")
     assert plain is not None and [c.expression for c in plain.component] == ["target", "code"]
+
+
+def test_bulk_written_containers_are_searchable(db: SqlDatabase, registry: SearchRegistry) -> None:
+    """`write_new_many` (COPY on PostgreSQL) indexes contained resources like `write`."""
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    contents = [
+        {k: v for k, v in _request(f"bulk{i}", [_medication("med", f"9{i}")]).items() if v}
+        for i in range(2)
+    ]
+    records = [StoredResource(c["resourceType"], c["id"], 1, when, False, c) for c in contents]
+    with db.unit_of_work() as uow:
+        uow.resources.write_new_many(records, [None, None])
+        uow.commit()
+    found = search(db, registry, "Medication", [("code", "91"), ("_contained", "true")])
+    assert _ids(found) == ["bulk1"]
+    typed = [("code", "90,91"), ("_contained", "true"), ("_containedType", "contained")]
+    assert sorted(search(db, registry, "Medication", typed).full_urls.values()) == [
+        "MedicationRequest/bulk0#med",
+        "MedicationRequest/bulk1#med",
+    ]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..ports import StoredResource, VersionConflict
 from .indexer import _EXTRA
-from .search_tables import INDEX_TABLES
+from .search_tables import INDEX_TABLES, search_contained
 from .tables import resource, resource_history
 
 #: table kind → (table, columns after res_type/res_id), as `indexer.table_rows` yields them
@@ -35,11 +35,16 @@ _KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "reference": (INDEX_TABLES["reference"], ("param", "target_type", "target_id", "url", "grp")),
     "uri": (INDEX_TABLES["uri"], ("param", "value", "grp")),
     **{kind: (table, names) for kind, (table, names) in _EXTRA.items()},
+    "contained": (search_contained, ("container_type", "container_id", "local_id", "content")),
 }
 
 
 def _json(content: Mapping[str, Any] | None) -> str | None:
     return None if content is None else orjson.dumps(content).decode()
+
+
+def _cell(value: Any) -> Any:
+    return _json(value) if isinstance(value, dict) else value
 
 
 def _history_seqs(conn: Connection, dialect: str, n: int) -> list[int]:
@@ -180,5 +185,5 @@ def _copy_rows(
             continue
         columns = ("res_type", "res_id", *names)
         with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as cp:
-            for row in batch:
-                cp.write_row(tuple(row.get(c) for c in columns))
+            for row in batch:  # a contained resource's content is JSON
+                cp.write_row(tuple(_cell(row.get(c)) for c in columns))
