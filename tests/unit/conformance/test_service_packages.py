@@ -194,3 +194,68 @@ def test_applicability_conditions() -> None:
             assert f"code = '{population}'" in first["expression"]["expression"]
         focus = PLANS[pid]["useContext"][0]["valueCodeableConcept"]["coding"][0]
         assert focus["code"] == population
+
+
+def _fhirpath_conditions() -> list[tuple[str, str, str]]:
+    """(package, action code or title, expression) of every text/fhirpath condition of every action."""
+    found = []
+    for pid, plan in sorted(PLANS.items()):
+        for action in _walk(plan.get("action", [])):
+            for cond in action.get("condition", []):
+                expression = cond["expression"]
+                if expression["language"] == "text/fhirpath":
+                    found.append((pid, action.get("title", "?"), expression["expression"]))
+    return found
+
+
+FHIRPATH_CONDITIONS = _fhirpath_conditions()
+
+
+def _resident(born: str, *populations: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    subject = {"resourceType": "Patient", "id": "r", "birthDate": born, "gender": "female"}
+    kps = [{"system": f"{BASE}/CodeSystem/key-population", "code": c} for c in populations]
+    return subject, {"subject": subject, "keyPopulations": kps}
+
+
+def test_every_package_row_has_a_fhirpath_condition_or_none_needed() -> None:
+    """附件2 rows all carry the population as FHIRPath; 附件1 (every signed resident) needs none."""
+    with_fhirpath = {pid for pid, _title, _expr in FHIRPATH_CONDITIONS}
+    assert with_fhirpath == set(PACKAGE_IDS[2:])
+
+
+@pytest.mark.parametrize(
+    ("package", "title", "expression"),
+    FHIRPATH_CONDITIONS,
+    ids=[f"{p}:{t[:12]}:{i}" for i, (p, t, _e) in enumerate(FHIRPATH_CONDITIONS)],
+)
+def test_fhirpath_condition_compiles_and_yields_a_boolean(
+    package: str, title: str, expression: str
+) -> None:
+    """Applicability conditions compile (fhirpathpy, as `domain/careplans/rules.py` runs them) and
+    answer one boolean for a member of the package's population and for a resident outside it."""
+    import fhirpathpy
+
+    compiled = fhirpathpy.compile(expression)
+    population = package.removeprefix("kp-")
+    for born in ("1940-03-01", "1990-03-01", "2023-03-01"):
+        for pops in ((population,), ()):
+            subject, env = _resident(born, *pops)
+            result = compiled(subject, env)
+            assert result in ([True], [False]), (expression, born, pops, result)
+    if f"code = '{population}'" in expression:
+        assert compiled(*_resident("1990-03-01", population)) == [True]
+        assert compiled(
+            *_resident("1990-03-01", "disabled" if population != "disabled" else "copd")
+        ) == [False]
+
+
+def test_age_conditions_decide() -> None:
+    import fhirpathpy
+
+    over_80 = "%subject.birthDate <= today() - 80 years"
+    assert fhirpathpy.evaluate(
+        *_resident("1930-01-01")[:1], over_80, _resident("1930-01-01")[1]
+    ) == [True]
+    assert fhirpathpy.evaluate(
+        *_resident("1955-01-01")[:1], over_80, _resident("1955-01-01")[1]
+    ) == [False]
