@@ -67,6 +67,8 @@ def resolve(req: FhirRequest) -> Route:
         return _pick(method, {"GET": "capabilities"}, Route(""))
     if n == 1 and head == "_history":
         return _pick(method, {"GET": "history-system"}, Route(""))
+    if n == 1 and head == "_search":  # POST [base]/_search: system search, form-encoded
+        return _pick(method, {"POST": "search-system"}, Route(""))
     if head.startswith("$"):
         return Route("operation", operation=head) if n == 1 else _unknown(req)
     rtype = head
@@ -100,6 +102,10 @@ def resolve(req: FhirRequest) -> Route:
     if n == 3:
         return _pick(
             method, {"GET": "search-compartment"}, Route("", rtype, rid, compartment_type=third)
+        )
+    if n == 4 and seg[3] == "_search":  # POST Patient/123/Observation/_search
+        return _pick(
+            method, {"POST": "search-compartment"}, Route("", rtype, rid, compartment_type=third)
         )
     return _unknown(req)
 

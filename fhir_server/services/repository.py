@@ -409,7 +409,14 @@ class FhirRepository:
                 max_page_size=self.components.max_page_size,
                 compartment=compartment,
                 access=access,
+                allow_explain=self._may_explain(),
             )
+
+    def _may_explain(self) -> bool:
+        """`_explain=true` (the database plan): administrators, and the server's operator when
+        authorisation is off (loopback only)."""
+        principal = self.ctx.principal
+        return principal is None or principal.role == "admin"
 
     def lock(self, key: str) -> None:
         """Within a transaction: serialise concurrent writers deciding on `key`."""

@@ -99,6 +99,44 @@ def test_post_search_form_encoded(client: TestClient) -> None:
     assert r.status_code == 200 and _ids(r.json()) == ["ls"]
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_post_search_at_every_level(client: TestClient) -> None:
+    """POST [base]/_search, [type]/_search and [compartment]/[type]/_search: the body's
+    parameters join the URL's; the self link shows them; other bodies are 415."""
+    _seed(client)
+    system = client.post(
+        "/fhir/_search", content="_type=Patient,Observation&_id=zs,w1", headers=FORM
+    )
+    assert system.status_code == 200, system.text
+    assert sorted(_ids(system.json())) == ["w1", "zs"]
+    assert "_type=Patient%2CObservation" in system.json()["link"][0]["url"]
+    typed = client.post(
+        "/fhir/Observation/_search?subject=Patient/zs", content="value-quantity=gt133", headers=FORM
+    )
+    assert sorted(_ids(typed.json())) == ["bp4"]
+    compartment = client.post(
+        "/fhir/Patient/zs/Observation/_search", content="date=ge2026-04", headers=FORM
+    )
+    assert compartment.status_code == 200, compartment.text
+    assert sorted(_ids(compartment.json())) == ["bp3", "bp4"]
+    link = compartment.json()["link"][0]["url"]
+    assert (
+        link.startswith("http://testserver/fhir/Patient/zs/Observation?")
+        and "date=ge2026-04" in link
+    )
+    assert (
+        client.post("/fhir/Patient/ls/Observation/_search", content="", headers=FORM).json()[
+            "entry"
+        ][0]["resource"]["id"]
+        == "w1"
+    )
+    wrong = client.post("/fhir/_search", json={"resourceType": "Parameters"})
+    assert wrong.status_code == 415
+    assert client.get("/fhir/_search").status_code == 405
+
+
 def test_paging_with_next_links_and_total(client: TestClient) -> None:
     _seed(client)
     page = client.get(
@@ -178,3 +216,22 @@ def test_capability_statement_lists_search(client: TestClient) -> None:
         "search-system",
         "history-system",
     }
+
+
+def test_explain_is_for_administrators(database_url: str) -> None:
+    """`_explain=true` under SMART: an administrator gets the plan (a Parameters), anyone else
+    a 403 naming `_explain`; without it the same search returns results."""
+    from tests.support.access_world import make_world
+
+    for world in make_world(database_url):
+        query = {"_explain": "true", "status": "final"}
+        admin = world.client.get("/fhir/Observation", params=query, headers=world.admin())
+        assert admin.status_code == 200, admin.text
+        assert admin.json()["resourceType"] == "Parameters" and admin.json()["parameter"]
+        doctor = world.client.get("/fhir/Observation", params=query, headers=world.doctor())
+        assert doctor.status_code == 403
+        assert doctor.json()["issue"][0]["expression"] == ["_explain"]
+        plain = world.client.get(
+            "/fhir/Observation", params={"status": "final"}, headers=world.doctor()
+        )
+        assert plain.status_code == 200 and plain.json()["resourceType"] == "Bundle"

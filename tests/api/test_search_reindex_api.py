@@ -64,5 +64,9 @@ def test_new_search_features_over_http(client: TestClient) -> None:
     assert _ids(near.json()) == ["l1"]
     content = client.get("/fhir/Patient", params={"_content": "小明"})
     assert _ids(content.json()) == ["n1"]
-    refused = client.get("/fhir/Patient", params={"_explain": "true"})
-    assert refused.status_code == 403
+    # with authorisation off the operator is the administrator: the plan, not results
+    plan = client.get("/fhir/Patient", params={"_explain": "true", "birthdate": "lt2000"})
+    assert plan.status_code == 200 and plan.json()["resourceType"] == "Parameters"
+    assert plan.json()["parameter"] and all(
+        p["name"] == "plan" and p["valueString"] for p in plan.json()["parameter"]
+    )
