@@ -30,8 +30,9 @@ def handle_conditional_update(repo: FhirRepository, req: FhirRequest, route: Rou
         repo, route.resource_type, req.body, _criteria(req), if_match(req)
     )
     status = 201 if result.created else 200
+    message = "Created" if result.created else "Updated"
     return write_response(
-        req, repo.ctx.base_url, result.record, status, "Created" if result.created else "Updated"
+        req, repo.ctx.base_url, result.record, status, message, list(result.issues)
     )
 
 
@@ -50,7 +51,9 @@ def handle_conditional_patch(repo: FhirRepository, req: FhirRequest, route: Rout
     result = conditional.conditional_patch(
         repo, route.resource_type, _criteria(req), apply, if_match(req)
     )
-    return write_response(req, repo.ctx.base_url, result.record, 200, "Patched")
+    return write_response(
+        req, repo.ctx.base_url, result.record, 200, "Patched", list(result.issues)
+    )
 
 
 def handle_conditional_delete(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirResponse:

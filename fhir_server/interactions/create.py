@@ -20,6 +20,10 @@ def handle_create(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirR
         if existing is not None:
             return FhirResponse(200, existing.content, version_headers(existing))
         assert created is not None
-        return write_response(req, repo.ctx.base_url, created.record, 201, "Created")
+        return write_response(
+            req, repo.ctx.base_url, created.record, 201, "Created", list(created.issues)
+        )
     result = repo.create(route.resource_type, req.body, req.assigned_id)
-    return write_response(req, repo.ctx.base_url, result.record, 201, "Created")
+    return write_response(
+        req, repo.ctx.base_url, result.record, 201, "Created", list(result.issues)
+    )

@@ -23,4 +23,6 @@ def handle_patch(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirRe
         return apply_fhirpath_patch(current, body)
 
     result = repo.patch(route.resource_type, route.id, apply, if_match(req))
-    return write_response(req, repo.ctx.base_url, result.record, 200, "Patched")
+    return write_response(
+        req, repo.ctx.base_url, result.record, 200, "Patched", list(result.issues)
+    )

@@ -56,4 +56,6 @@ def write_response(
         issues = [information(message), *(extra_issues or [])]
         return FhirResponse(status, operation_outcome(issues), headers)
     resource: dict[str, Any] | None = record.content
-    return FhirResponse(status, resource, headers)
+    # Warnings of the write rules (WriteResult.issues) ride along: a Bundle entry's
+    # `response.outcome`; a plain response keeps the resource as its body.
+    return FhirResponse(status, resource, headers, list(extra_issues or []))

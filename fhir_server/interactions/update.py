@@ -24,6 +24,7 @@ def handle_update(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirR
     assert route.resource_type and route.id
     result = repo.update(route.resource_type, route.id, req.body, if_match(req))
     status = 201 if result.created else 200
+    message = "Created" if result.created else "Updated"
     return write_response(
-        req, repo.ctx.base_url, result.record, status, "Created" if result.created else "Updated"
+        req, repo.ctx.base_url, result.record, status, message, list(result.issues)
     )

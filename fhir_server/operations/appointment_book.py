@@ -3,7 +3,8 @@ slot (INTERFACE.md).  Input: `referral` (the upward ServiceRequest) and `slot`; 
 built from them (patient = the referral's subject, start/end = the slot's, basedOn = the referral;
 into a reserved slot it claims the guide's `jiayi-referral-appointment` profile) and created through
 the repository, so the same write rules decide: 201 with the Appointment, 409
-when the slot is taken, 422 when a reserved slot may not be used.
+when the slot is taken, 422 when a reserved slot may not be used (an urgent referral past the
+contract check: 201 with a warning, in a Bundle entry's `response.outcome`).
 OperationDefinition: profiles/operations/OperationDefinition-appointment-book.json.
 """
 
@@ -52,9 +53,12 @@ def handle(repo: FhirRepository, op: OperationInput) -> FhirResponse:
         appointment["meta"] = {"profile": [R.REFERRAL_APPOINTMENT_PROFILE]}
     if op.one("comment"):
         appointment["comment"] = op.one("comment")
-    created = repo.create("Appointment", appointment).record
+    result = repo.create("Appointment", appointment)
+    created = result.record
     location = f"Appointment/{created.id}/_history/{created.version_id}"
-    return FhirResponse(201, created.content, {"Location": location})
+    # the rules' warnings (an emergency booked past the contract check) ride along: in a Bundle
+    # the entry's response.outcome
+    return FhirResponse(201, created.content, {"Location": location}, list(result.issues))
 
 
 OPERATIONS = [

@@ -35,6 +35,9 @@ T = TypeVar("T")
 class WriteResult:
     record: StoredResource
     created: bool  # 201 rather than 200
+    #: Warnings the write rules reported on this write (`FhirRepository.warn`): the write
+    #: succeeded, the response's OperationOutcome says what the caller should know.
+    issues: tuple[E.Issue, ...] = ()
 
 
 class FhirRepository:
@@ -42,6 +45,7 @@ class FhirRepository:
         self.ctx = ctx
         self.components = components
         self._uow: UnitOfWork | None = None
+        self._warnings: list[E.Issue] | None = None  # a write rule's sink (`_rule_repo`)
         self.access = self._access_control()
 
     def _access_control(self) -> AccessControl | None:
@@ -296,15 +300,24 @@ class FhirRepository:
     def _rules(self, resource_type: str, method: str) -> list[WriteRule]:
         return [r for r in self.components.write_rules if r.applies(resource_type, method)]
 
-    def _rule_repo(self, uow: UnitOfWork) -> FhirRepository:
+    def _rule_repo(self, uow: UnitOfWork, sink: list[E.Issue] | None = None) -> FhirRepository:
         """The rules' repository: the same unit of work, acting as the server; what the rules
-        write themselves runs no rules (a rule's own slot release or notification is trusted)."""
+        write themselves runs no rules (a rule's own slot release or notification is trusted).
+        What the rules `warn` of lands in `sink` (the write's `WriteResult.issues`)."""
         ctx = RequestContext(
             self.ctx.base_url, self.ctx.request_id, None, "write-rules", writer=self.ctx
         )
         repo = FhirRepository(ctx, dataclasses.replace(self.components, write_rules=()))
         repo._uow = uow
+        repo._warnings = sink
         return repo
+
+    def warn(self, issue: E.Issue) -> None:
+        """A write rule's warning about the write it rules on (e.g. an emergency let past a
+        business rule): returned in the write's `WriteResult.issues`, so the response's
+        OperationOutcome carries it.  Outside a write rule it is dropped."""
+        if self._warnings is not None and issue not in self._warnings:
+            self._warnings.append(issue)
 
     def _before_rules(
         self,
@@ -312,10 +325,11 @@ class FhirRepository:
         rules: list[WriteRule],
         resource: dict[str, Any] | None,
         current: dict[str, Any] | None,
+        sink: list[E.Issue] | None = None,
     ) -> dict[str, Any] | None:
         if not rules:
             return resource
-        tx, amended = self._rule_repo(uow), resource
+        tx, amended = self._rule_repo(uow, sink), resource
         for rule in rules:
             amended = rule.before_write(tx, amended, current)
         if amended is not None and amended is not resource:
@@ -328,9 +342,10 @@ class FhirRepository:
         rules: list[WriteRule],
         stored: dict[str, Any] | None,
         current: dict[str, Any] | None,
+        sink: list[E.Issue] | None = None,
     ) -> None:
         if rules:
-            tx = self._rule_repo(uow)
+            tx = self._rule_repo(uow, sink)
             for rule in rules:
                 rule.after_write(tx, stored, current)
 
@@ -482,15 +497,15 @@ class FhirRepository:
         now = self.components.clock.now()
 
         def run(uow: UnitOfWork) -> WriteResult:
-            rules = self._rules(resource_type, "POST")
-            final = self._before_rules(uow, rules, resource, None) or resource
+            rules, warnings = self._rules(resource_type, "POST"), list[E.Issue]()
+            final = self._before_rules(uow, rules, resource, None, warnings) or resource
             self._check_references(uow, final)
             content = self._stamp(final, 1, now)
             record = StoredResource(resource_type, final["id"], 1, now, False, content, "POST")
             written = uow.resources.write(record, 0)
             self._check_stored(uow, "create", written)
-            self._after_rules(uow, rules, written.content, None)
-            return WriteResult(written, True)
+            self._after_rules(uow, rules, written.content, None, warnings)
+            return WriteResult(written, True, tuple(warnings))
 
         return self._write(run)
 
@@ -596,8 +611,8 @@ class FhirRepository:
                 self._hide_foreign(uow, "update", current, resource_type, resource_id)
             self._check_if_match(resource_type, resource_id, current, if_match)
             before = current.content if current is not None and not current.deleted else None
-            rules = self._rules(resource_type, method)
-            final = self._before_rules(uow, rules, resource, before) or resource
+            rules, warnings = self._rules(resource_type, method), list[E.Issue]()
+            final = self._before_rules(uow, rules, resource, before, warnings) or resource
             self._check_references(uow, final)
             previous = current.version_id if current else 0
             now = self.components.clock.now()
@@ -608,8 +623,8 @@ class FhirRepository:
             created = current is None or current.deleted
             written = uow.resources.write(record, previous)
             self._check_stored(uow, "update", written)
-            self._after_rules(uow, rules, written.content, before)
-            return WriteResult(written, created)
+            self._after_rules(uow, rules, written.content, before, warnings)
+            return WriteResult(written, created, tuple(warnings))
 
         return self._write(run)
 
@@ -649,8 +664,8 @@ class FhirRepository:
             self._check_if_match(resource_type, resource_id, current, if_match)
             patched = apply(copy.deepcopy(current.content))
             self.validate(patched)
-            rules = self._rules(resource_type, "PATCH")
-            patched = self._before_rules(uow, rules, patched, current.content) or patched
+            rules, warnings = self._rules(resource_type, "PATCH"), list[E.Issue]()
+            patched = self._before_rules(uow, rules, patched, current.content, warnings) or patched
             self._check_references(uow, patched)
             now = self.components.clock.now()
             content = self._stamp(patched, current.version_id + 1, now)
@@ -659,8 +674,8 @@ class FhirRepository:
             )
             written = uow.resources.write(record, current.version_id)
             self._check_stored(uow, "patch", written)
-            self._after_rules(uow, rules, written.content, current.content)
-            return WriteResult(written, False)
+            self._after_rules(uow, rules, written.content, current.content, warnings)
+            return WriteResult(written, False, tuple(warnings))
 
         return self._write(run)
 

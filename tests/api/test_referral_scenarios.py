@@ -329,7 +329,8 @@ def test_downward_referral_reaches_the_contracted_team_and_worklist(env: Env, wo
     )
 
     env.clock.at = T0 + timedelta(hours=5)
-    assert env.put({**task, "status": "accepted"}).status_code == 200
+    r = env.put({**task, "status": "accepted"})
+    assert r.status_code == 200, r.text
     assert env.get(f"CareTeam/{world.team['id']}/$referral-worklist")["total"] == 0
     notes = env.search("Communication", **{"based-on": f"ServiceRequest/{referral['id']}"})
     assert len(notes) == 2  # the hospital doctor hears of the acknowledgement

@@ -34,6 +34,11 @@ REFERRAL_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral"  # upward referr
 REFERRAL_TASK_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral-task"  # the hospital's Task
 RESERVED_SLOT_PROFILE = f"{BASE}/StructureDefinition/jiayi-reserved-slot"
 REFERRAL_APPOINTMENT_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral-appointment"
+#: Downward referrals are received by the contracted team (a CareTeam), which the upward profiles do
+#: not allow: profiles/fsh/input/fsh/referral-profiles.fsh.
+DOWNWARD_REFERRAL_PROFILE = f"{BASE}/StructureDefinition/jiayi-downward-referral"
+DOWNWARD_TASK_PROFILE = f"{BASE}/StructureDefinition/jiayi-downward-referral-task"
+REFERRAL_COMMUNICATION_PROFILE = f"{BASE}/StructureDefinition/jiayi-referral-communication"
 
 #: China Standard Time: the calendar the seeds' hospitals work in (job dates are local dates).
 CST = timezone(timedelta(hours=8))
@@ -324,6 +329,19 @@ def period_covers(period: Mapping[str, Any] | None, at: datetime) -> bool:
     return at < end
 
 
+def has_summary(service_request: Mapping[str, Any]) -> bool:
+    """A clinical (up) or discharge/treatment (down) summary: a note, or supportingInfo other than
+    the Contract (guide invariant jy-referral-down-summary)."""
+    return bool(
+        service_request.get("note")
+        or [
+            s
+            for s in service_request.get("supportingInfo") or []
+            if not str(s.get("reference", "")).startswith("Contract/")
+        ]
+    )
+
+
 def missing_upward_elements(service_request: Mapping[str, Any]) -> list[str]:
     """An upward referral names reason, urgency, clinical summary, requested service and target."""
     checks = {
@@ -333,14 +351,7 @@ def missing_upward_elements(service_request: Mapping[str, Any]) -> list[str]:
             service_request.get("reasonCode") or service_request.get("reasonReference")
         ),
         "priority": bool(service_request.get("priority")),
-        "note|supportingInfo (clinical summary)": bool(
-            service_request.get("note")
-            or [
-                s
-                for s in service_request.get("supportingInfo") or []
-                if not str(s.get("reference", "")).startswith("Contract/")
-            ]
-        ),
+        "note|supportingInfo (clinical summary)": has_summary(service_request),
         "performer": bool(service_request.get("performer")),
     }
     return [name for name, ok in checks.items() if not ok]

@@ -34,6 +34,7 @@ takes no advisory lock (taking one after the row lock would invert the booking's
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -301,7 +302,19 @@ class SlotBookingRule:
             )
         if S.active_contract(tx, patient, S.now(tx)) is None:
             if R.is_urgent(referral.get("priority")):
-                return True  # 在保障急危重症患者救治前提下: an emergency is never blocked
+                # 在保障急危重症患者救治前提下: an emergency is never blocked, but it is told
+                tx.warn(
+                    E.warning(
+                        "business-rule",
+                        f"Slot/{slot_id} is reserved for signed residents and Patient/{patient} "
+                        f"has no Contract in force: booked anyway for the urgent referral "
+                        f"ServiceRequest/{referral['id']} (priority {referral.get('priority')}), "
+                        f"flagged {BYPASS[0]}|{BYPASS[1]}",
+                        "Appointment.participant",
+                        message_id="JY-REF-BYPASS",
+                    )
+                )
+                return True
             raise _refuse(
                 422,
                 f"Slot/{slot_id} is reserved for signed residents: Patient/{patient} has no "
@@ -486,6 +499,17 @@ class ReferralRequestRule:
             )
         if missing:  # 在保障急危重症患者救治前提下: urgent, let through, flagged for the hospital
             _set_tag(referral, *BYPASS, "急危重症绕行: missing " + ", ".join(missing))
+            for name in missing:
+                tx.warn(
+                    E.warning(
+                        "business-rule",
+                        f"An upward referral needs {name}: accepted without it because it is "
+                        f"urgent (priority {referral.get('priority')}), flagged "
+                        f"{BYPASS[0]}|{BYPASS[1]}; it claims no jiayi-referral profile",
+                        f"ServiceRequest.{name.split('|')[0].split(' ')[0]}",
+                        message_id="JY-REF-BYPASS",
+                    )
+                )
             return referral
         if carried is not None:
             _set_tag(referral, *BYPASS, carried.get("display"))
@@ -493,22 +517,37 @@ class ReferralRequestRule:
             return referral  # a closed referral's bookkeeping: no new claims on it
         candidate = copy.deepcopy(referral)
         _claim(candidate, R.REFERRAL_PROFILE)
-        if urgent and any(i.is_error for i in tx.components.validator.validate(candidate)):
-            return referral  # an emergency is not held up by the guide's coding rules
+        if urgent:
+            errors = [i for i in tx.components.validator.validate(candidate) if i.is_error]
+            if errors:  # an emergency is not held up by the guide's coding rules, but is told
+                for issue in errors:
+                    tx.warn(
+                        dataclasses.replace(
+                            issue,
+                            severity="warning",
+                            diagnostics=f"{issue.diagnostics} (urgent referral accepted without "
+                            "the jiayi-referral profile)",
+                        )
+                    )
+                return referral
         return candidate
 
     @staticmethod
     def _down(tx: Repo, referral: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
-        if (current is None or referral.get("status") == "active") and not (
-            referral.get("note") or referral.get("supportingInfo")
-        ):
+        check = current is None or referral.get("status") == "active"
+        if check and not R.has_summary(referral):
             raise _refuse(
                 422,
-                "A downward referral carries the discharge or treatment summary (note or supportingInfo)",
+                "A downward referral carries the discharge or treatment summary (note, or "
+                "supportingInfo other than the Contract)",
                 "ServiceRequest.note",
             )
         at = S.now(tx)
         referral.setdefault("authoredOn", (current or {}).get("authoredOn") or fhir_instant(at))
+        if (
+            check
+        ):  # the guide's downward profile (CareTeam performer): validated, 422 at the element
+            _claim(referral, R.DOWNWARD_REFERRAL_PROFILE)
         if current is not None:
             return referral  # routed when it was first stored
         patient = S.ref_id((referral.get("subject") or {}).get("reference"), "Patient")
@@ -554,11 +593,10 @@ class ReferralRequestRule:
                 task["note"] = [{"text": f"紧急转诊 / urgent referral — {bypass.get('display')}"}]
             tx.create("Task", task)
             return
-        # Going down the Task is owned by the team (the worklist): the guide's jiayi-referral-task
-        # allows no CareTeam owner, so this Task claims no profile.
-        task = tx.create(
-            "Task", S.referral_task(stored, receivers[0], requester, at)
-        ).record.content
+        # Going down the Task is owned by the team (the worklist): jiayi-downward-referral-task.
+        task = S.referral_task(stored, receivers[0], requester, at)
+        _claim(task, R.DOWNWARD_TASK_PROFILE)
+        task = tx.create("Task", task).record.content
         summary = (
             "; ".join(n.get("text", "") for n in stored.get("note") or []) or "see supportingInfo"
         )
@@ -598,10 +636,21 @@ class ReferralTaskRule:
         if referral is None or R.direction(referral) is None:
             return resource
         task = copy.deepcopy(resource)
-        if R.direction(referral) == "up" and task.get("owner", {}).get("reference", "").startswith(
+        owner = str((task.get("owner") or {}).get("reference") or "")
+        if R.direction(referral) == "up" and owner.startswith(
             ("Organization/", "HealthcareService/", "PractitionerRole/")
         ):
             _claim(task, R.REFERRAL_TASK_PROFILE)
+        elif R.direction(referral) == "down" and owner.startswith(
+            (
+                "CareTeam/",
+                "Organization/",
+                "HealthcareService/",
+                "PractitionerRole/",
+                "Practitioner/",
+            )
+        ):
+            _claim(task, R.DOWNWARD_TASK_PROFILE)
         old, status = current.get("status"), task.get("status")
         if old == status:
             return task

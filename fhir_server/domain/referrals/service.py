@@ -254,10 +254,17 @@ def notify(
         communication["recipient"] = [{"reference": r} for r in dict.fromkeys(recipients)]
     if service_request.get("subject"):
         communication["subject"] = service_request["subject"]
+    if sender and ref_id(sender, "CareTeam"):
+        # R4 Communication.sender allows no CareTeam: the team speaks through its institution
+        managing = (load(repo, sender, "CareTeam") or {}).get("managingOrganization") or []
+        sender = managing[0].get("reference") if managing else None
     if sender:
         communication["sender"] = {"reference": sender}
     if about:
         communication["about"] = [{"reference": about}]
+    subject = str((service_request.get("subject") or {}).get("reference") or "")
+    if recipients and (not subject or ref_id(subject, "Patient")):
+        communication["meta"] = {"profile": [R.REFERRAL_COMMUNICATION_PROFILE]}
     return repo.create("Communication", communication).record.content
 
 
