@@ -34,6 +34,7 @@ from .rest.fhir_api import build_router
 from .rest.health import build_health_router
 from .rest.middleware import RequestIdMiddleware
 from .rest.responses import error_response
+from .search.capability import search_capabilities
 from .search.registry import SearchRegistry, server_registry
 from .services.audit import BackgroundAuditWriter
 from .services.context import ResourceTypes, ResourceValidator, ServerComponents, WriteRule
@@ -42,11 +43,6 @@ from .storage.sql import SqlDatabase
 from .storage.sql.push_plan import PushPlanFactory
 
 log = logging.getLogger("jiayi")
-
-#: Search-parameter types the engine runs (composite and special `near` are not listed until they work).
-SUPPORTED_PARAM_TYPES = frozenset(
-    {"number", "date", "string", "token", "reference", "quantity", "uri"}
-)
 
 
 def interaction_table() -> dict[str, InteractionSpec]:
@@ -65,31 +61,6 @@ def operation_definitions() -> dict[str, dict[str, Any]]:
     base = orjson.loads(data_file("r4-operation-definitions.json").read_bytes())
     ours = [r for r in load_ig_resources() if r.get("resourceType") == "OperationDefinition"]
     return {d["url"]: d for d in [*base, *ours]}
-
-
-def search_capabilities(registry: SearchRegistry) -> dict[str, list[dict[str, Any]]]:
-    """CapabilityStatement.rest.resource.searchParam per type: the parameters the engine runs."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for rtype in registry.resource_types:
-        params = [
-            {
-                "name": code,
-                "definition": p.url,
-                "type": p.type,
-                "documentation": f"{p.type} search on {p.expression or code}",
-            }
-            for code, p in sorted(registry.for_type(rtype).items())
-            if p.type in SUPPORTED_PARAM_TYPES
-        ]
-        named = {p["name"] for p in params}
-        params += [
-            {"name": code, "type": "token", "documentation": c.documentation}
-            for code, c in sorted(registry.computed_for_type(rtype).items())
-            if code not in named
-        ]
-        if params:
-            out[rtype] = params
-    return out
 
 
 def add_computed_parameters(registry: SearchRegistry) -> None:
@@ -155,19 +126,27 @@ def build_components(
         from .auth.smart import SmartConfig, security_extension
 
         security = security_extension(SmartConfig.from_settings(settings))
+    search = search_capabilities(registry)  # searchParam / searchInclude / searchRevInclude
     statement = capability_statement(
         base_url=settings.public_base,
         security=security,
         resource_types=sorted(defs.resource_types),
         interactions=codes,
-        search_params=search_capabilities(registry),
+        search_params={t: p["searchParam"] for t, p in search.items() if "searchParam" in p},
         operations=operations.capability_entries(None),
         resource_extras={
-            t: {"operation": ops}
+            t: {
+                **{k: v for k, v in search.get(t, {}).items() if k != "searchParam"},
+                **({"operation": ops} if (ops := operations.capability_entries(t)) else {}),
+            }
             for t in defs.resource_types
-            if (ops := operations.capability_entries(t))
         }
-        | {"Subscription": subscription_capability(operations.capability_entries("Subscription"))},
+        | {
+            "Subscription": {
+                **{k: v for k, v in search.get("Subscription", {}).items() if k != "searchParam"},
+                **subscription_capability(operations.capability_entries("Subscription")),
+            }
+        },
         references_enforced=settings.referential_integrity == "strict",
         supported_profiles=guide_profiles(load_ig_resources()),
     )

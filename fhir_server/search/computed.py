@@ -80,4 +80,4 @@ def age_rewrite(
 
 def standard_computed(today: Callable[[], date] = date.today) -> list[ComputedParam]:
     """The computed parameters every server registry carries."""
-    return [ComputedParam("age", ("Patient",), age_rewrite(today), AGE_DOCUMENTATION)]
+    return [ComputedParam("age", ("Patient",), age_rewrite(today), AGE_DOCUMENTATION, "number")]

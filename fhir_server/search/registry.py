@@ -158,6 +158,7 @@ class ComputedParam:
     base: tuple[str, ...]
     rewrite: Rewrite
     documentation: str = ""
+    type: str = "token"  # the SearchParamType the CapabilityStatement declares
 
 
 @dataclass

@@ -197,7 +197,14 @@ def test_capability_statement_lists_search(client: TestClient) -> None:
     cs = client.get("/fhir/metadata").json()
     patient = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Patient")
     names = {p["name"] for p in patient["searchParam"]}
-    assert {"name", "identifier", "birthdate", "gender"} <= names
+    assert {"name", "identifier", "birthdate", "gender", "age", "key-population"} <= names
+    assert all(p["documentation"] for p in patient["searchParam"])
+    assert "Patient:general-practitioner" in patient["searchInclude"]
+    assert "Observation:subject" in patient["searchRevInclude"]
+    location = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Location")
+    assert {"near": "special"}.items() <= {
+        p["name"]: p["type"] for p in location["searchParam"]
+    }.items()
     codes = {i["code"] for i in patient["interaction"]}
     assert {
         "read",

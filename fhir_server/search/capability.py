@@ -1,0 +1,90 @@
+"""What the search engine declares in the CapabilityStatement, per resource type (pure).
+
+`CapabilityStatement.rest.resource`: `searchParam` (name, definition, type, documentation) for
+every parameter the engine runs on the type — the R4 definitions (errata fixed), the guide's own
+and the computed ones (Patient `age`, key populations) — with the definition's own description for
+that type; `searchInclude` (`Type:param` for each reference parameter, and `*`) and
+`searchRevInclude` (`Source:param` for each reference parameter of another type that may point
+here).  Parameters without an expression that the engine does not compute (`_query`) are left out.
+
+Spec: http://hl7.org/fhir/R4/capabilitystatement-definitions.html#CapabilityStatement.rest.resource.searchParam,
+http://hl7.org/fhir/R4/search.html#include.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .registry import SearchParam, SearchRegistry
+
+#: CapabilityStatement.rest.resource.searchParam.type (R4 SearchParamType)
+PARAM_TYPES = frozenset(
+    {"number", "date", "string", "token", "reference", "composite", "quantity", "uri", "special"}
+)
+#: parameters without an expression that the engine implements itself
+_BUILT_IN = frozenset({"_text", "_content", "_filter", "_list", "_has", "_type"})
+_PER_TYPE = re.compile(r"^\*\s*\[(\w+)\]\([^)]*\):\s*(.+?)\s*$", re.MULTILINE)
+
+
+def documentation(param: SearchParam, resource_type: str) -> str:
+    """The definition's description for `resource_type` (shared R4 definitions describe each
+    type on its own `* [Type](…): …` line)."""
+    text = (param.description or "").replace("\r\n", "\n").strip()
+    if text.startswith("Multiple Resources"):
+        for rtype, line in _PER_TYPE.findall(text):
+            if rtype == resource_type:
+                return line
+        return f"{param.type} search on {param.expression or param.code}"
+    return text or f"{param.type} search on {param.expression or param.code}"
+
+
+def _runs(param: SearchParam) -> bool:
+    return bool(param.expression) or param.code in _BUILT_IN
+
+
+def search_capabilities(registry: SearchRegistry) -> dict[str, dict[str, list[Any]]]:
+    """{resource type: {"searchInclude": […], "searchRevInclude": […], "searchParam": […]}}
+    (keys with nothing to list are left out)."""
+    revincludes: dict[str, set[str]] = {}
+    types = sorted(registry.resource_types)
+    for source in types:
+        for code, p in registry.for_type(source).items():
+            if p.type == "reference" and p.expression:
+                for target in p.target or types:
+                    revincludes.setdefault(target, set()).add(f"{source}:{code}")
+    out: dict[str, dict[str, list[Any]]] = {}
+    for rtype in types:
+        own = registry.for_type(rtype)
+        computed = registry.computed_for_type(rtype)
+        params: list[dict[str, Any]] = []
+        for code, p in sorted(own.items()):
+            if code in computed or not _runs(p):
+                continue
+            entry: dict[str, Any] = {"name": code}
+            if p.url:
+                entry["definition"] = p.url
+            entry["type"] = p.type if p.type in PARAM_TYPES else "special"
+            entry["documentation"] = documentation(p, rtype)
+            params.append(entry)
+        for code, c in sorted(computed.items()):
+            defined = own.get(code)
+            entry = {"name": code}
+            if defined is not None and defined.url:
+                entry["definition"] = defined.url
+            entry["type"] = c.type
+            entry["documentation"] = c.documentation or (
+                documentation(defined, rtype) if defined else code
+            )
+            params.append(entry)
+        params.sort(key=lambda e: e["name"])
+        includes = sorted(
+            f"{rtype}:{code}" for code, p in own.items() if p.type == "reference" and p.expression
+        )
+        part: dict[str, list[Any]] = {
+            "searchInclude": [*includes, "*"] if includes else [],
+            "searchRevInclude": sorted(revincludes.get(rtype, ())),
+            "searchParam": params,
+        }
+        out[rtype] = {k: v for k, v in part.items() if v}  # FHIR JSON has no empty arrays
+    return out
