@@ -154,30 +154,34 @@ def _env_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-def _load_demo(settings: Settings) -> list[str]:
-    from .app import build_components
-    from .demo.accounts import register
-    from .demo.load import load_demo
-    from .services.context import RequestContext
-    from .services.repository import FhirRepository
+def _load_demo(settings: Settings, **options: Any) -> list[str]:
+    from .demo.cli import run_demo
 
-    components = build_components(settings)
-    try:
-        repo = FhirRepository(RequestContext(settings.public_base, system_name="demo"), components)
-        summary = load_demo(repo, lambda accounts: register(components.database, accounts))
-        return summary.lines(settings.public_base)
-    finally:
-        components.database.dispose()
+    return run_demo(settings, **options)
 
 
 @app.command()
-def demo(database_url: DatabaseUrl = None) -> None:
+def demo(
+    database_url: DatabaseUrl = None,
+    residents: Annotated[int, typer.Option(min=1, help="about this many residents")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed and date, same data)")] = 2026,
+    on: Annotated[
+        str | None, typer.Option("--date", help="load date YYYY-MM-DD (default today, CST)")
+    ] = None,
+) -> None:
     """Load the demo data set (one district of Guangzhou) into --database-url; idempotent."""
+    from datetime import date
+
     from .app import prepare_database
 
     settings = _settings(database_url=database_url)
+    try:
+        when = date.fromisoformat(on) if on else None
+    except ValueError:
+        typer.echo(f"--date must be YYYY-MM-DD, not {on!r}", err=True)
+        raise typer.Exit(2) from None
     prepare_database(settings)
-    for line in _load_demo(settings):
+    for line in _load_demo(settings, residents=residents, seed=seed, on=when):
         typer.echo(line)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..auth.store import AuthStore, add_client, add_user
-from .load import DEMO_CLIENT, DEMO_PASSWORD
+from .load import DEMO_CLIENT, DEMO_PASSWORD, Account
 
-DEMO_SCOPE = "openid fhirUser launch launch/patient offline_access online_access patient/*.cruds user/*.cruds"
+DEMO_SCOPE = (
+    "openid fhirUser launch launch/patient offline_access online_access "
+    "patient/*.cruds user/*.cruds"
+)
 REDIRECTS = ("http://127.0.0.1:9000/callback", "http://localhost:9000/callback")
 
 
-def register(database: Any, accounts: list[tuple[str, str, str, str | None, str | None]]) -> None:
+def register(database: Any, accounts: list[Account]) -> None:
     store = AuthStore(database.engine)
     if store.client(DEMO_CLIENT) is None:
         add_client(database, DEMO_CLIENT, scope=DEMO_SCOPE, redirect_uris=REDIRECTS)

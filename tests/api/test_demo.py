@@ -1,41 +1,106 @@
-"""The demo data set (issue 10): loads through the real components, is idempotent, and its network,
-residents and SMART accounts are there — on both databases."""
+"""The demo data set (issue 10): `jiayi demo` loads through the real components (contracts by
+`Contract/$sign`, services under the CarePlans, the `pushes` job, referrals booked into reserved
+slots), is idempotent ("0 resources written this time"), and its network, residents, year of care
+and SMART accounts are there — on both databases.  A small district (`--residents 60`) keeps it
+fast; the default is about 1 000."""
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from fhir_server.app import build_components
+from fhir_server.app import build_components, create_app
 from fhir_server.auth.store import AuthStore
 from fhir_server.cli import app
 from fhir_server.services.context import RequestContext
 from fhir_server.services.repository import FhirRepository
 from tests.api.conftest import make_settings
 
+RESIDENTS = 60
+ARGS = ["--residents", str(RESIDENTS), "--date", "2026-11-20"]
+
+
+def _total(repo: FhirRepository, rtype: str, *query: tuple[str, str]) -> int:
+    found = repo.search([rtype], [*query, ("_total", "accurate"), ("_count", "1")])
+    return int(found.total or 0)
+
 
 def test_demo_loads_once(database_url: str) -> None:
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--database-url", database_url])
+    first = runner.invoke(app, ["demo", "--database-url", database_url, *ARGS])
     assert first.exit_code == 0, first.output
+    assert f"demo data: {RESIDENTS} residents" in first.output
     assert "login resident / jiayi-demo-2026" in first.output
-    second = runner.invoke(app, ["demo", "--database-url", database_url])
-    assert second.exit_code == 0 and "0 resources written this time" in second.output
+    assert "login doctor / jiayi-demo-2026" in first.output
+    assert "login admin / jiayi-demo-2026" in first.output
+    second = runner.invoke(app, ["demo", "--database-url", database_url, *ARGS])
+    assert second.exit_code == 0, second.output
+    assert "; 0 resources written this time" in second.output, second.output
+
     components = build_components(make_settings(database_url))
     repo = FhirRepository(RequestContext("http://testserver/fhir"), components)
-    teams = repo.search(["CareTeam"], [("_count", "50")]).matches
-    assert len(teams) == 8
-    sinking = (
-        repo.search(["PractitionerRole"], [("_id", "demo-role-dr-sink-chc")]).matches[0].content
-    )
-    assert sinking["organization"]["reference"] == "Organization/demo-chc-2"
-    patients = repo.search(["Patient"], [("_total", "accurate"), ("_count", "1")])
-    assert 990 <= patients.total <= 1000
-    assert len(repo.search(["HealthcareService"], []).matches) == 4
-    hypertensive = repo.search(
-        ["Condition"], [("code", "http://hl7.org/fhir/sid/icd-10|I10"), ("_total", "accurate")]
-    ).total
-    assert hypertensive > 50
-    store = AuthStore(components.database.engine)  # type: ignore[attr-defined]
-    assert store.client("jiayi-demo-app") is not None
-    assert store.user("doctor").practitioner_id == "demo-dr-1"  # type: ignore[union-attr]
-    components.database.dispose()
+    try:
+        # the network: 8 teams, the sinking cardiologist, a notice per community, the slots
+        assert _total(repo, "CareTeam") == 8
+        sinking = repo.read("PractitionerRole", "demo-role-cardio-sinking").content
+        assert sinking["organization"]["reference"] == "Organization/demo-chc-2"
+        assert (
+            sinking["extension"][0]["valueReference"]["reference"] == "Organization/demo-hospital"
+        )
+        assert _total(repo, "HealthcareService", ("_id", ",".join(
+            f"demo-notice-station-{n}" for n in range(1, 5)))) == 4  # fmt: skip
+        assert _total(repo, "Location", ("near", "23.135|113.36|20|km")) > 0
+        reserved = _total(
+            repo, "Slot", ("_tag", "https://jiayi.health/fhir/CodeSystem/slot-reservation|referral")
+        )
+        assert reserved > 0
+        # residents in families, with their records
+        assert _total(repo, "Patient") == RESIDENTS
+        assert _total(repo, "Group") > 0
+        # contracts signed by the workflow: each with its CarePlan(s) and Consent
+        contracts = _total(repo, "Contract", ("status", "executed"))
+        assert contracts > 0
+        assert _total(repo, "CarePlan", ("status", "active")) >= contracts
+        assert _total(repo, "Consent") > 0
+        # a year of partly fulfilled care: services, measurements, pushes, answers, referrals
+        assert _total(repo, "Encounter", ("status", "finished")) > 0
+        assert _total(repo, "Observation", ("code", "http://loinc.org|85354-9")) > 0
+        plans = _total(repo, "CarePlan", ("status", "active"))
+        push = "https://jiayi.health/fhir/StructureDefinition/jiayi-health-push"
+        assert _total(repo, "Communication", ("_profile", push)) >= 6 * plans  # monthly pushes
+        assert _total(repo, "Task", ("_id", "job-pushes-20261101"), ("status", "completed")) == 1
+        assert _total(repo, "QuestionnaireResponse", ("status", "completed")) > 0
+        notified = (
+            "category",
+            "https://jiayi.health/fhir/CodeSystem/referral-marker|referral-notification",
+        )
+        assert _total(repo, "Communication", notified) > 0
+        assert _total(repo, "ServiceRequest", ("_id", "demo-ref-up-1,demo-ref-down-1")) == 2
+        assert _total(repo, "Appointment", ("based-on", "ServiceRequest/demo-ref-up-1")) == 1
+        assert _total(repo, "Task", ("focus", "ServiceRequest/demo-ref-up-1")) >= 1
+        # the SMART demo accounts
+        store = AuthStore(components.database.engine)  # type: ignore[attr-defined]
+        assert store.client("jiayi-demo-app") is not None
+        assert store.user("resident").patient_id is not None  # type: ignore[union-attr]
+        assert store.user("doctor").practitioner_id.startswith("demo-dr-")  # type: ignore[union-attr]
+        assert store.user("admin").practitioner_id == "demo-admin"  # type: ignore[union-attr]
+    finally:
+        components.database.dispose()
+    # the story through the API: the teams' promised services are partly delivered
+    settings = make_settings(database_url)
+    with TestClient(create_app(settings, components=build_components(settings))) as client:
+        for team in ("demo-team-1", "demo-team-5"):
+            answer = client.get(
+                f"/fhir/CareTeam/{team}/$fulfillment", params={"date": "2026-11-20"}
+            )
+            assert answer.status_code == 200, answer.text
+            rate = next(
+                p["valueDecimal"] for p in answer.json()["parameter"] if p["name"] == "rate"
+            )
+            assert 0 < rate < 1
+
+
+def test_demo_refuses_a_bad_date() -> None:
+    result = CliRunner().invoke(app, ["demo", "--date", "2026-13-01"])
+    assert result.exit_code == 2
+    assert "--date must be YYYY-MM-DD" in result.output
