@@ -120,7 +120,7 @@ def expand(value_set: dict[str, Any], fetch: Fetch, depth: int = 0) -> CodeSetVa
     systems = frozenset().union(*(s.systems for s in included)) if included else frozenset()
     prefixes = frozenset().union(*(s.prefixes for s in included)) if included else frozenset()
     for ex in excluded:
-        codes = codes - ex.codes
+        codes, prefixes = codes - ex.codes, prefixes - ex.prefixes
     return CodeSetValue(codes=codes, systems=systems, prefixes=prefixes)
 
 
@@ -143,7 +143,10 @@ def _intersect(a: CodeSetValue, b: CodeSetValue) -> CodeSetValue:
         )
 
     codes = {c for c in a.codes if member(b, c)} | {c for c in b.codes if member(a, c)}
-    return CodeSetValue(codes=frozenset(codes), systems=a.systems & b.systems)
+    prefixes = {p for p in a.prefixes if member(b, p)} | {p for p in b.prefixes if member(a, p)}
+    return CodeSetValue(
+        codes=frozenset(codes), systems=a.systems & b.systems, prefixes=frozenset(prefixes)
+    )
 
 
 def _include(inc: dict[str, Any], fetch: Fetch, depth: int) -> CodeSetValue:
@@ -160,9 +163,10 @@ def _include(inc: dict[str, Any], fetch: Fetch, depth: int) -> CodeSetValue:
 
 def _system_part(system: str, inc: dict[str, Any], fetch: Fetch) -> CodeSetValue:
     if inc.get("concept"):
-        return CodeSetValue(
-            codes=frozenset((system, c["code"]) for c in inc["concept"] if "code" in c)
-        )
+        listed = [c["code"] for c in inc["concept"] if isinstance(c.get("code"), str)]
+        if system in ICD10_SYSTEMS:  # a listed category takes the national edition's codes below it
+            return CodeSetValue(prefixes=frozenset((system, c) for c in listed))
+        return CodeSetValue(codes=frozenset((system, c) for c in listed))
     filters = inc.get("filter") or []
     if not filters:
         return CodeSetValue(systems=frozenset({system}))

@@ -40,6 +40,15 @@ class WriteResult:
     issues: tuple[E.Issue, ...] = ()
 
 
+def packaged_terminology(resource_type: str, canonical: str) -> dict[str, Any] | None:
+    """`:in`/`:not-in`/`:below` over a ValueSet or CodeSystem not stored on the server: the
+    guide's and R4's package terminology (one copy per process, shared with validation)."""
+    from ..terminology.sources import package_source
+
+    found = package_source().find(resource_type, canonical)
+    return dict(found) if found is not None else None
+
+
 class FhirRepository:
     def __init__(self, ctx: RequestContext, components: ServerComponents) -> None:
         self.ctx = ctx
@@ -425,6 +434,7 @@ class FhirRepository:
                 compartment=compartment,
                 access=access,
                 allow_explain=self._may_explain(),
+                packaged=packaged_terminology,
             )
 
     def _may_explain(self) -> bool:

@@ -242,3 +242,30 @@ def test_explain_is_for_administrators(database_url: str) -> None:
             "/fhir/Observation", params={"status": "final"}, headers=world.doctor()
         )
         assert plain.status_code == 200 and plain.json()["resourceType"] == "Bundle"
+
+
+def test_in_and_not_in_use_the_guides_terminology(client: TestClient) -> None:
+    """`:in`/`:not-in` against a ValueSet of the guide that is not stored on the server: its
+    ICD-10 categories take the national edition's codes below them (I10 → I10.x00)."""
+    icd = "http://hl7.org/fhir/sid/icd-10"
+    for cid, code in (("htn", "I10.x00"), ("dm", "E11.900"), ("hhd", "I11.9")):
+        _put(
+            client,
+            {
+                "resourceType": "Condition",
+                "id": cid,
+                "subject": {"reference": "Patient/zs"},
+                "code": {"coding": [{"system": icd, "code": code}]},
+            },
+        )
+    vs = "https://jiayi.health/fhir/ValueSet/icd-10-hypertension"
+    inside = client.get("/fhir/Condition", params={"code:in": vs})
+    assert inside.status_code == 200 and sorted(_ids(inside.json())) == ["hhd", "htn"]
+    outside = client.get("/fhir/Condition", params={"code:not-in": vs})
+    assert _ids(outside.json()) == ["dm"]
+    unknown = client.get(
+        "/fhir/Condition",
+        params={"code:in": "https://nowhere.example/ValueSet/x"},
+        headers={"Prefer": "handling=strict"},
+    )
+    assert unknown.status_code == 400

@@ -44,6 +44,7 @@ from sqlalchemy.sql import Select
 
 from ...core.errors import FhirError, Issue, bad_request, error
 from ...search.access import AccessRules, apply_access
+from ...search.concepts import Fetch
 from ...search.paging import Cursor, decode_cursor, encode_cursor, query_hash
 from ...search.params import Include, SearchRequest, parse_search, restrict
 from ...search.registry import SearchRegistry
@@ -111,6 +112,7 @@ def execute_search(
     allow_explain: bool = False,
     concepts: ConceptResolver | None = None,
     access: AccessRules | None = None,
+    packaged: Fetch | None = None,
 ) -> SearchResult:
     """Parse and run a search over `resource_types` (None or empty: every type, system search).
 
@@ -119,7 +121,8 @@ def execute_search(
     `restrictions`: OR-ed groups, each an AND of (parameter, value) terms, e.g.
     `[[("general-practitioner", "Practitioner/7")], [("_has:CareTeam:patient:participant", "Practitioner/7")]]`;
     `compartments`: OR-ed (type, id, codes) like `compartment`.  `concepts` resolves `:in`/`:below`/
-    `:above` values (default: a minimal expander over the ValueSets/CodeSystems stored here).
+    `:above` values (default: a minimal expander over the ValueSets/CodeSystems stored here, then
+    those `packaged` finds — `(resource type, canonical) → definition`, e.g. the guide's).
     `access`: the caller's visibility (`search.access`), applied to matches, `_total`, paging,
     chains, `_has` and includes.
     """
@@ -142,7 +145,7 @@ def execute_search(
         apply_access(registry, request, access, base_url=base_url)
     if request.explain and not allow_explain:
         raise FhirError(403, error("forbidden", "_explain is for administrators", "_explain"))
-    resolve_concepts(conn, request, concepts)
+    resolve_concepts(conn, request, concepts, packaged)
     return run_search(
         conn, dialect, request, cursor_secret=cursor_secret, max_page_size=max_page_size
     )

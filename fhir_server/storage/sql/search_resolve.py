@@ -3,7 +3,8 @@
 Spec: http://hl7.org/fhir/R4/search.html#token (modifiers `in`, `not-in`, `above`, `below`).
 
 The default resolver reads ValueSets and CodeSystems stored on this server (found by their `url`
-search index) and expands them with the pure `search.concepts` expander.  The services layer may
+search index), else the packaged ones the caller hands it (the server passes the guide's and R4's
+terminology), and expands them with the pure `search.concepts` expander.  The services layer may
 pass its own `ConceptResolver` instead — e.g. one backed by `fhir_server.terminology`
 (storage may not import terminology, which sits above it).
 """
@@ -27,8 +28,9 @@ from .tables import resource
 ConceptResolver = Callable[[v.ConceptValue], v.CodeSetValue]
 
 
-def canonical_fetcher(conn: Connection) -> concepts.Fetch:
-    """(resource type, canonical `url[|version]`) → the stored resource, newest first."""
+def canonical_fetcher(conn: Connection, packaged: concepts.Fetch | None = None) -> concepts.Fetch:
+    """(resource type, canonical `url[|version]`) → the stored resource, newest first; else the
+    packaged one (`packaged`: the guide's and R4's CodeSystems and ValueSets)."""
     cache: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     def fetch(resource_type: str, canonical: str) -> dict[str, Any] | None:
@@ -56,13 +58,15 @@ def canonical_fetcher(conn: Connection) -> concepts.Fetch:
             if version:
                 found = [c for c in found if c.get("version") == version]
             cache[key] = found[0] if found else None
+            if cache[key] is None and packaged is not None:
+                cache[key] = packaged(resource_type, canonical)
         return cache[key]
 
     return fetch
 
 
-def default_resolver(conn: Connection) -> ConceptResolver:
-    fetch = canonical_fetcher(conn)
+def default_resolver(conn: Connection, packaged: concepts.Fetch | None = None) -> ConceptResolver:
+    fetch = canonical_fetcher(conn, packaged)
 
     def resolve(value: v.ConceptValue) -> v.CodeSetValue:
         if value.op in ("in", "not-in"):
@@ -77,14 +81,18 @@ def default_resolver(conn: Connection) -> ConceptResolver:
 
 
 def resolve_concepts(
-    conn: Connection, request: SearchRequest, resolver: ConceptResolver | None = None
+    conn: Connection,
+    request: SearchRequest,
+    resolver: ConceptResolver | None = None,
+    packaged: concepts.Fetch | None = None,
 ) -> None:
-    """Replace every `ConceptValue` in the request's conditions by its `CodeSetValue`."""
+    """Replace every `ConceptValue` in the request's conditions by its `CodeSetValue`
+    (`packaged`: where the default resolver finds definitions not stored here)."""
     lazy: list[ConceptResolver] = []
 
     def get() -> ConceptResolver:
         if not lazy:
-            lazy.append(resolver or default_resolver(conn))
+            lazy.append(resolver or default_resolver(conn, packaged))
         return lazy[0]
 
     def walk(expr: Condition) -> Condition:
