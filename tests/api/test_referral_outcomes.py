@@ -10,6 +10,8 @@ SQLite and PostgreSQL through the REST API.
   and every referral notification (`jiayi-referral-communication`) claim the guide's profiles,
   which allow the contracted CareTeam as performer, owner and recipient; a claimed profile is
   enforced (422 at the element).
+- The receiving side hears of changes to the referral itself (revoked, on hold …), as the
+  referring side hears of every Task change.
 """
 
 from __future__ import annotations
@@ -183,3 +185,37 @@ def test_downward_referrals_tasks_and_notes_claim_the_guide_profiles(
     (status_note,) = env.search("Communication", **{"based-on": f"ServiceRequest/{up['id']}"})
     assert _profiles(status_note) == [R.REFERRAL_COMMUNICATION_PROFILE]
     assert status_note["about"] == [{"reference": f"Task/{up_task['id']}"}]
+
+
+def test_the_receiving_side_hears_when_the_referral_itself_changes(env: Env, world: World) -> None:
+    """Every status change is seen by both sides: the referring doctor revoking an upward referral
+    tells the hospital that owns its Task; a downward referral put on hold tells the team."""
+    up = env.create(upward_referral(world))
+    (task,) = env.search("Task", focus=f"ServiceRequest/{up['id']}")
+    assert env.search("Communication", **{"based-on": f"ServiceRequest/{up['id']}"}) == []
+    r = env.put({**up, "status": "revoked"})
+    assert r.status_code == 200, r.text
+    (note,) = env.search("Communication", **{"based-on": f"ServiceRequest/{up['id']}"})
+    assert note["recipient"] == [ref(world.hospital)]
+    assert note["sender"] == ref(world.family_doctor)
+    assert note["about"] == [{"reference": f"Task/{task['id']}"}]
+    assert "active → revoked" in note["payload"][0]["contentString"]
+    assert _profiles(note) == [R.REFERRAL_COMMUNICATION_PROFILE]
+    # an update that keeps the status tells nobody
+    r = env.patch(
+        f"ServiceRequest/{up['id']}", [{"op": "add", "path": "/note/-", "value": {"text": "补充"}}]
+    )
+    assert r.status_code == 200, r.text
+    assert len(env.search("Communication", **{"based-on": f"ServiceRequest/{up['id']}"})) == 1
+
+    down = env.create(_downward(world))
+    r = env.patch(
+        f"ServiceRequest/{down['id']}", [{"op": "replace", "path": "/status", "value": "on-hold"}]
+    )
+    assert r.status_code == 200, r.text
+    notes = env.search("Communication", **{"based-on": f"ServiceRequest/{down['id']}"})
+    (held,) = [n for n in notes if "on-hold" in n["payload"][0]["contentString"]]
+    assert {r["reference"] for r in held["recipient"]} == {
+        f"CareTeam/{world.team['id']}",
+        f"Organization/{world.primary['id']}",
+    }

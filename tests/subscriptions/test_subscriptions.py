@@ -546,3 +546,45 @@ def test_full_resource_carries_only_what_the_subscriber_may_read(world: World) -
         "Observation:laboratory",
         "Observation:vital-signs",
     ]
+
+
+def test_referral_status_changes_reach_a_referral_subscription(env: Env) -> None:
+    """Topic referral-status-changed: the hospital's Task moving on, and the referral completed by
+    it, are events; an update that changes no status is not."""
+    from tests.domain.referrals.referral_data import build_world, upward_referral
+
+    def create(body: dict[str, Any]) -> dict[str, Any]:
+        r = env.client.post(f"/fhir/{body['resourceType']}", json=body)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    world = build_world(create)
+    _active(env, subscription(content="id-only", topic=TOPIC + "referral-status-changed"))
+    referral = create(upward_referral(world))
+    env.manager.run_once()
+    seen = len(env.hook.focus())
+
+    def new_events() -> list[str]:
+        nonlocal seen
+        env.manager.run_once()
+        focus = env.hook.focus()[seen:]
+        seen += len(focus)
+        return [e["fullUrl"].removeprefix(BASE + "/") for e in focus]
+
+    r = env.client.patch(
+        f"/fhir/ServiceRequest/{referral['id']}",
+        json=[{"op": "add", "path": "/note/-", "value": {"text": "补充病史"}}],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    assert new_events() == []
+    task = env.client.get(f"/fhir/Task?focus=ServiceRequest/{referral['id']}").json()
+    task = task["entry"][0]["resource"]
+    r = env.client.put(f"/fhir/Task/{task['id']}", json={**task, "status": "accepted"})
+    assert r.status_code == 200, r.text
+    assert new_events() == [f"Task/{task['id']}"]
+    r = env.client.put(f"/fhir/Task/{task['id']}", json={**r.json(), "status": "completed"})
+    assert r.status_code == 200, r.text
+    assert sorted(new_events()) == sorted(
+        [f"ServiceRequest/{referral['id']}", f"Task/{task['id']}"]
+    )

@@ -576,8 +576,11 @@ class ReferralRequestRule:
         Once per referral: on POST, update-as-create, or the update that made it a referral."""
         if stored is None or R.direction(stored) not in ("up", "down"):
             return
-        if current is not None and S.referral_tasks(tx, stored["id"]):
-            return
+        if current is not None:
+            tasks = S.referral_tasks(tx, stored["id"])
+            if tasks:
+                self._status_changed(tx, stored, current, tasks)
+                return
         at = S.now(tx)
         requester = (stored.get("requester") or {}).get("reference")
         receivers = [p["reference"] for p in stored.get("performer") or [] if p.get("reference")]
@@ -607,6 +610,33 @@ class ReferralRequestRule:
             f"下转患者信息 / downward referral: {summary}",
             sender=requester,
             about=f"Task/{task['id']}",
+        )
+
+    @staticmethod
+    def _status_changed(
+        tx: Repo, stored: dict[str, Any], current: dict[str, Any], tasks: list[dict[str, Any]]
+    ) -> None:
+        """The referring side changed the referral's status (revoked, on-hold, entered-in-error …):
+        the receiving side — the hospital owning the Task going up, the team and institution going
+        down — hears of it at once, like the referring side hears of every Task change."""
+        old, new = current.get("status"), stored.get("status")
+        if old == new:
+            return
+        receivers = [ref for task in tasks if (ref := (task.get("owner") or {}).get("reference"))]
+        if R.direction(stored) == "down":
+            receivers += [
+                p["reference"] for p in stored.get("performer") or [] if p.get("reference")
+            ]
+        recipients = list(dict.fromkeys(receivers))
+        if not recipients:
+            return
+        S.notify(
+            tx,
+            stored,
+            recipients,
+            f"转诊单状态 / referral {old} → {new}",
+            sender=(stored.get("requester") or {}).get("reference"),
+            about=f"Task/{tasks[0]['id']}",
         )
 
 
