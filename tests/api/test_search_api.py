@@ -269,3 +269,37 @@ def test_in_and_not_in_use_the_guides_terminology(client: TestClient) -> None:
         headers={"Prefer": "handling=strict"},
     )
     assert unknown.status_code == 400
+
+
+def test_contained_resources_over_http(client: TestClient) -> None:
+    """`_contained=true` finds containers by what they contain; `_containedType=contained`
+    returns the contained resource itself, its fullUrl the container's with `#local`."""
+    _put(
+        client,
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr",
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "Patient/zs"},
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "m",
+                    "code": {"text": "硝苯地平", "coding": [{"system": "urn:x", "code": "nif"}]},
+                }
+            ],
+            "medicationReference": {"reference": "#m"},
+        },
+    )
+    assert _ids(client.get("/fhir/Medication", params={"code": "nif"}).json()) == []
+    containers = client.get("/fhir/Medication", params={"code": "nif", "_contained": "true"})
+    assert _ids(containers.json()) == ["mr"]
+    inner = client.get(
+        "/fhir/Medication",
+        params={"code": "urn:x|nif", "_contained": "true", "_containedType": "contained"},
+    ).json()
+    (entry,) = inner["entry"]
+    assert entry["resource"]["resourceType"] == "Medication" and entry["resource"]["id"] == "m"
+    assert entry["fullUrl"] == "http://testserver/fhir/MedicationRequest/mr#m"
+    assert "_containedType=contained" in inner["link"][0]["url"]
