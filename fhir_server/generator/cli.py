@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from .generate import Plan, generate
 
@@ -30,15 +39,21 @@ def generate_command(
         str | None, typer.Option("--date", help="reference date YYYY-MM-DD (default today)")
     ] = None,
 ) -> None:
-    """Generate a synthetic Guangdong population (residents, households, records, providers)."""
-    plan = Plan(residents, city, seed, date.fromisoformat(on) if on else date.today())
+    """Generate a synthetic Guangdong population (residents, households, records, providers):
+    NDJSON files per type with --out, else into --database-url (PostgreSQL: COPY, resumable)."""
     from .figures import load_figures
 
+    try:
+        when = date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        typer.echo(f"--date must be YYYY-MM-DD, not {on!r}", err=True)
+        raise typer.Exit(2) from None
     if city not in load_figures().districts:
         typer.echo(
             f"--city {city} is not the GB/T 2260 code of one of Guangdong's 21 cities", err=True
         )
         raise typer.Exit(2)
+    plan = Plan(residents, city, seed, when)
     if out is not None:
         from .output import write_ndjson
 
@@ -47,23 +62,56 @@ def generate_command(
             f"wrote {sum(counts.values())} resources ({counts.get('Patient', 0)} residents) to {out}"
         )
         return
+    from ..app import prepare_database
+    from ..settings import Settings
+
+    settings = Settings(**({"database_url": database_url} if database_url else {}))
+    started = time.monotonic()
+    prepare_database(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[rate]}"))  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("resources", total=None, rate="")
+        loaded_at = time.monotonic()
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            done = bar.tasks[0].completed
+            bar.update(task, rate=f"{done / max(1e-9, time.monotonic() - loaded_at):,.0f}/s")
+
+        skipped, written = _store(settings.database_url, plan, advance)
+    seconds = time.monotonic() - started
+    resumed = f", {skipped} stored earlier (resumed)" if skipped else ""
+    typer.echo(
+        f"stored {written} resources{resumed} for {residents} residents of {city} "
+        f"(seed {seed}, date {when}) in {seconds:.0f} s"
+    )
+
+
+def _store(database_url: str, plan: Plan, advance: Callable[[int], None]) -> tuple[int, int]:
+    """PostgreSQL: COPY (`output.copy_load`); other databases: through the repository."""
+    if database_url.startswith("postgresql"):
+        from .output import ResumeMismatch, copy_load
+
+        try:
+            return copy_load(database_url, lambda: generate(plan), plan.prefix, progress=advance)
+        except ResumeMismatch as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
     from ..app import build_components
     from ..services.context import RequestContext
     from ..services.repository import FhirRepository
     from ..settings import Settings
     from .output import load
 
-    settings = Settings(**({"database_url": database_url} if database_url else {}))
-    components = build_components(settings)
-    components.database.upgrade()  # type: ignore[attr-defined]
-    repo = FhirRepository(RequestContext(settings.public_base, system_name="generator"), components)
-    stored = 0
+    components = build_components(Settings(database_url=database_url))
+    repo = FhirRepository(RequestContext("http://localhost/fhir", system_name="generator"),
+                          components)  # fmt: skip
+    written = 0
     try:
-        with Progress() as progress:
-            task = progress.add_task("generating", total=None)
-            for count in load(repo, generate(plan)):
-                stored += count
-                progress.advance(task, count)
+        for count in load(repo, generate(plan)):
+            written += count
+            advance(count)
     finally:
         components.database.dispose()
-    typer.echo(f"stored {stored} resources for {residents} residents of {city} (seed {seed})")
+    return 0, written

@@ -1,14 +1,15 @@
 """Institutions, family-doctor teams and doctors in proportion to the residents (pure).
 
-One community health centre per `residentsPerCentre` residents of a district (at least one), each
-with `stationsPerCentre` community stations; one team of doctor + nurse + public-health physician per
-`residentsPerTeam` residents; one leading hospital of the city's medical group, one of whose general
-practitioners sinks to the first centre's first team (seed: 下沉医生 as signing subject).
+Published ratios (`terminology/population/guangdong-reference-figures.json` → `workforce`): one
+general practitioner per 10 000 / 3.28 residents (national 2022), each leading a 1 + 1 + 1 team
+(doctor, nurse, public-health physician); one community site (centre or station) per ~38 700
+residents, a centre with two stations; one leading hospital of the city's medical group, one of
+whose specialists sinks to the first team (seed: 下沉医生 as signing subject).  Counts are taken at
+city level (at least one of each) and spread over the districts in turn.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
@@ -82,49 +83,50 @@ def providers_for(
 ) -> Providers:
     centre = CITY_CENTRES.get(city, (23.13, 113.26))
     city_name = figures.city_names.get(city, city)
+    workforce = figures.raw["workforce"]
+    total = sum(residents_by_district.values())
+    per_10k = figures.figure(workforce["generalPractitionersPer10k"])
+    n_teams = max(1, round(total * per_10k / 10_000))
+    stations_per_centre = int(workforce["stationsPerCentre"])
+    n_centres = max(1, round(total / workforce["residentsPerSite"] / (1 + stations_per_centre)))
     hospital = Institution(
         "hosp-1", f"{city_name}人民医院", "medical-group-lead", city, _near(rng, centre, 0.03)
     )
     out = Providers(hospital)
     names = dict(figures.districts.get(city, []))
-    team_no = 0
-    for district, count in sorted(residents_by_district.items()):
-        n_centres = max(1, math.ceil(count / figures.raw["residentsPerCentre"]))
-        n_teams = max(1, math.ceil(count / figures.raw["residentsPerTeam"]))
-        keys = []
-        for c in range(n_centres):
-            key = f"chc-{district}-{c + 1}"
-            keys.append(key)
-            out.centres.append(
+    districts = sorted(d for d, n in residents_by_district.items() if n > 0) or [city]
+    for c in range(n_centres):
+        district = districts[c % len(districts)]
+        key = f"chc-{district}-{c // len(districts) + 1}"
+        label = f"{names.get(district, district)}第{c // len(districts) + 1}"
+        out.centres.append(
+            Institution(
+                key,
+                f"{label}社区卫生服务中心",
+                "community-health-centre",
+                district,
+                _near(rng, centre),
+                hospital.key,
+            )
+        )
+        out.centre_of_district.setdefault(district, []).append(key)
+        for s in range(stations_per_centre):
+            out.stations.append(
                 Institution(
-                    key,
-                    f"{names.get(district, district)}第{c + 1}社区卫生服务中心",
-                    "community-health-centre",
+                    f"{key}-s{s + 1}",
+                    f"{label}中心第{s + 1}社区卫生服务站",
+                    "community-health-station",
                     district,
                     _near(rng, centre),
-                    hospital.key,
+                    key,
                 )
             )
-            for s in range(figures.raw["stationsPerCentre"]):
-                out.stations.append(
-                    Institution(
-                        f"{key}-s{s + 1}",
-                        f"{names.get(district, district)}第{c + 1}中心第{s + 1}社区卫生服务站",
-                        "community-health-station",
-                        district,
-                        _near(rng, centre),
-                        key,
-                    )
-                )
-        out.centre_of_district[district] = keys
-        for t in range(n_teams):
-            team_no += 1
-            members = [
-                _doctor(rng, figures, f"dr-{team_no}-1", "general-practitioner"),
-                _doctor(rng, figures, f"dr-{team_no}-2", "nurse"),
-                _doctor(rng, figures, f"dr-{team_no}-3", "public-health-physician"),
-            ]
-            out.teams.append(Team(f"team-{team_no}", keys[t % len(keys)], members))
-    if out.teams:
-        out.teams[0].sinking = _doctor(rng, figures, "dr-sink-1", "sinking-doctor")
+    for t in range(n_teams):
+        members = [
+            _doctor(rng, figures, f"dr-{t + 1}-1", "general-practitioner"),
+            _doctor(rng, figures, f"dr-{t + 1}-2", "nurse"),
+            _doctor(rng, figures, f"dr-{t + 1}-3", "public-health-physician"),
+        ]
+        out.teams.append(Team(f"team-{t + 1}", out.centres[t % len(out.centres)].key, members))
+    out.teams[0].sinking = _doctor(rng, figures, "dr-sink-1", "sinking-doctor")
     return out

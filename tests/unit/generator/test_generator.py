@@ -119,7 +119,15 @@ def test_every_resource_is_valid_and_references_resolve(population: list[dict]) 
 def test_providers_in_proportion(population: list[dict]) -> None:
     teams = [r for r in population if r["resourceType"] == "CareTeam"]
     figures = load_figures()
-    assert len(teams) >= 2000 // figures.raw["residentsPerTeam"]
+    per_10k = figures.figure(figures.raw["workforce"]["generalPractitionersPer10k"])  # 3.28
+    assert len(teams) == max(1, round(2000 * per_10k / 10_000))
+    gps = [
+        r
+        for r in population
+        if r["resourceType"] == "PractitionerRole"
+        and r["code"][0]["coding"][0]["code"] == "general-practitioner"
+    ]
+    assert len(gps) == len(teams)  # one GP leading each 1 + 1 + 1 team
     sinking = [
         r for r in population if r["resourceType"] == "PractitionerRole" and r.get("extension")
     ]
