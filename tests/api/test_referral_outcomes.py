@@ -219,3 +219,22 @@ def test_the_receiving_side_hears_when_the_referral_itself_changes(env: Env, wor
         f"CareTeam/{world.team['id']}",
         f"Organization/{world.primary['id']}",
     }
+
+
+def test_urgent_referral_off_the_guide_profile_is_accepted_with_its_issues_as_warnings(
+    env: Env, world: World
+) -> None:
+    """A complete referral whose code lacks the guide's fixed coding: 422 when routine, 201 when
+    urgent — the profile's errors come back as warnings, and the profile is not claimed."""
+    off_profile = upward_referral(world, code={"text": "心内科专家门诊"})
+    r = env.http.post("/fhir/ServiceRequest", json=off_profile)
+    assert r.status_code == 422, r.text
+    errors = [(i["severity"], i.get("expression")) for i in r.json()["issue"]]
+    off_profile["priority"] = "urgent"
+    r = env.http.post("/fhir/ServiceRequest", json=off_profile, headers=OUTCOME)
+    assert r.status_code == 201, r.text
+    warned = _warnings(r.json())
+    assert [("error", w.get("expression")) for w in warned] == errors
+    assert all("urgent referral accepted without" in w["diagnostics"] for w in warned)
+    stored = env.get(r.headers["Location"].split("/fhir/")[-1].rsplit("/_history", 1)[0])
+    assert R.REFERRAL_PROFILE not in _profiles(stored)
