@@ -112,6 +112,50 @@ class OutboxWriter:
         )
         return int(seq)
 
+    def record_many(self, conn: Connection, dialect: str, stored: list[StoredResource]) -> int:
+        """`record` for many writes at once (bulk writers, `storage.sql.bulk_write`): the same
+        event and delivery rows, in two statements; returns how many events were recorded."""
+        events: list[dict[str, Any]] = []
+        consumers: list[list[str]] = []
+        for record in stored:
+            rtype = record.resource_type
+            topics: list[str] = []
+            if self._topics is not None and rtype in self._topics.resource_types:
+                previous = _previous_version(conn, record)
+                interaction = interaction_of(record, previous is None or previous.deleted)
+                old = previous.content if previous is not None and not previous.deleted else None
+                topics = self._topics.match(rtype, interaction, old, record.content)
+            wanted = [c.name for c in self.consumers if c.accepts(rtype, topics)]
+            if not wanted:
+                continue
+            events.append(
+                {
+                    "res_type": rtype,
+                    "res_id": record.id,
+                    "version_id": record.version_id,
+                    "history_seq": record.seq,
+                    "method": record.method,
+                    "occurred_at": record.last_updated,
+                    "topics": topics,
+                }
+            )
+            consumers.append(wanted)
+        if not events:
+            return 0
+        seqs = conn.execute(
+            outbox_event.insert().returning(outbox_event.c.seq, sort_by_parameter_order=True),
+            events,
+        ).scalars()
+        conn.execute(
+            outbox_delivery.insert(),
+            [
+                {"consumer": n, "event_seq": seq, "status": "pending", "attempts": 0}
+                for seq, names in zip(seqs, consumers, strict=True)
+                for n in names
+            ],
+        )
+        return len(events)
+
     def committed(self) -> None:
         """The unit of work committed: wake the dispatchers (they poll anyway)."""
         for listener in list(self._listeners):

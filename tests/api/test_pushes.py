@@ -685,3 +685,81 @@ def test_preview(repo: FhirRepository, client: TestClient, tmp_path: Path) -> No
     ]
     assert sent == [True] + [False] * 11
     assert client.get("/fhir/Patient/nobody/$push-plan-preview").status_code == 404
+
+
+def test_bulk_writes_record_their_outbox_events(repo: FhirRepository, tmp_path: Path) -> None:
+    """`create_instances` records the outbox events a create would (`OutboxWriter.record_many`):
+    a delivered push matches the push-delivered topic, one event each, in history order, with a
+    pending delivery for the subscription fan-out; an undelivered one records nothing."""
+    from fhir_server.outbox.tables import outbox_delivery, outbox_event
+    from fhir_server.storage.sql.tables import resource_history
+
+    service, _, _ = _service(repo, tmp_path)
+    summary = service.run(START)
+    pushes = [p for rid in RESIDENTS for p in _pushes(repo, rid)]
+    delivered = {p["id"] for p in pushes if p["status"] == "completed"}
+    assert summary.created == len(pushes) and summary.delivered == len(delivered) > 0
+    assert len(delivered) < len(pushes)  # "optout" is not-done
+    engine = repo.components.database.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        events = conn.execute(
+            select(outbox_event).where(outbox_event.c.res_type == "Communication")
+        ).all()
+        history = {
+            r.res_id: (r.version_id, r.method, r.seq)
+            for r in conn.execute(
+                select(resource_history).where(resource_history.c.res_type == "Communication")
+            )
+        }
+        deliveries = conn.execute(
+            select(
+                outbox_delivery.c.event_seq, outbox_delivery.c.consumer, outbox_delivery.c.status
+            )
+        ).all()
+    assert sorted(e.res_id for e in events) == sorted(delivered)
+    push_delivered = "https://jiayi.health/fhir/SubscriptionTopic/push-delivered"
+    for e in events:
+        assert (e.version_id, e.method, e.history_seq) == history[e.res_id]
+        assert e.version_id == 1
+        assert push_delivered in e.topics
+    ordered = sorted(events, key=lambda e: e.seq)
+    assert [e.history_seq for e in ordered] == sorted(e.history_seq for e in events)
+    by_event = {seq: (consumer, status) for seq, consumer, status in deliveries}
+    assert all(by_event[e.seq] == ("subscriptions", "pending") for e in events)
+
+
+def test_planner_statistics_are_refreshed_after_large_writes(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job writes faster than autovacuum analyses; `refresh_statistics` ANALYZEs the tables
+    changed by more than the threshold (PostgreSQL), once; SQLite has nothing to do."""
+    from sqlalchemy import text
+
+    from fhir_server.storage.sql import SqlDatabase
+    from fhir_server.storage.sql import push_plan as PP
+
+    db = SqlDatabase(database_url)
+    try:
+        monkeypatch.setattr(PP, "_STALE_MIN", 20)
+        factory = PP.PushPlanFactory(db.engine)
+        with db.engine.connect() as conn:
+            conn.execute(
+                PP.push_state.insert(), [{"name": f"n{i}", "value": "v"} for i in range(50)]
+            )
+            conn.commit()
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_stat_force_next_flush()"))
+                conn.commit()
+        refreshed = factory.refresh_statistics()
+        if db.engine.dialect.name != "postgresql":
+            assert refreshed == []
+            return
+        assert "push_state" in refreshed
+        assert "push_state" not in factory.refresh_statistics()  # analysed now
+        with db.engine.connect() as conn:
+            analysed = conn.execute(
+                text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'push_state'")
+            ).scalar_one()
+        assert analysed is not None
+    finally:
+        db.dispose()

@@ -80,11 +80,12 @@ def load_patients(repo: Any, patient_ids: Sequence[str]) -> dict[str, dict[str, 
     return patients
 
 
-def load_contacts(repo: Any, patient_ids: Sequence[str]) -> Contacts:
-    """Two searches per chunk of residents (Patients, active Consents)."""
+def load_contacts(repo: Any, patient_ids: Sequence[str], *, patients: bool = True) -> Contacts:
+    """A search per chunk of residents for their active Consents, and one for their Patients
+    unless `patients` is False (no channel needs an address)."""
     ids = sorted(set(patient_ids))
     consents = by_patient(repo, "Consent", "patient", ids, [("status", "active")])
-    return Contacts(load_patients(repo, ids), dict(consents))
+    return Contacts(load_patients(repo, ids) if patients else {}, dict(consents))
 
 
 def load_page(repo: Any, patient_ids: Sequence[str]) -> PageData:

@@ -3,12 +3,13 @@
 `PushService.run(on)` works from the planner's tables (`ports.PushPlanStore`, SQL in
 `storage/sql/push_plan.py`) in five steps, each page in one transaction:
 
-1. **Contracts**: the Contracts changed since the last run (`_lastUpdated`, a day of overlap; all
+1. **Contracts**: the Contracts changed since the last run (`_lastUpdated`, ten minutes of overlap; all
    of them the first time) are copied into the planner's registry; a contract no longer in force
    stops its plans, a moved end shortens them.
 2. **Plan**: every contract year that has begun and is not planned yet is planned once per member
    with a CarePlan (`rules.plan_slots`, memoised per distinct need/year/history): 12 monthly slots
    with their library item, persisted as one `push_plan` row.
+   The planner statistics of the tables changed much are then refreshed (again after step 4).
 3. **Retry**: pushes left in `preparation` (no channel then) or `in-progress` (a failed delivery
    run) get another delivery run, one load of contacts per page.
 4. **Due**: the plans with slots due on `on` are selected in SQL; each due slot becomes a push
@@ -25,7 +26,7 @@ idempotent per id, so nothing is created or received twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -56,6 +57,9 @@ from .rules import PlannedPush, Slot, personalised_candidates, plan_slots
 from .solar_terms import CHINA_TZ
 
 SYNC_STATE = "contracts-synced"
+#: Contracts are re-read from this long before the last sync began: a write whose transaction
+#: was still open then (its `lastUpdated` earlier than its commit) is not missed.
+SYNC_MARGIN = timedelta(minutes=10)
 #: Progress callback factory: `progress(label, total)` → `advance(n)`.
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -111,6 +115,12 @@ class PushService:
     _plans_memo: dict[Any, list[PlannedPush]] = field(default_factory=dict)
     _slots_memo: dict[tuple[date, date], list[Slot]] = field(default_factory=dict)
 
+    @property
+    def _wants_addresses(self) -> bool:
+        """Does a channel need the resident's phone numbers (a webhook gateway does, the app
+        inbox does not)?  Then delivery reads the Patients too."""
+        return any(getattr(c, "wants_addresses", True) for c in self.channels)
+
     def _store(self, uow: Any = None) -> PushPlanStore:
         if self.plans is None:
             raise RuntimeError("the pushes job needs the planner's tables (an SQL database)")
@@ -137,14 +147,24 @@ class PushService:
         self.repo.update("Task", task_id, _task(task_id, on, now, "in-progress", summary))
         self.sync_contracts(summary)
         self.plan(on, now, summary)
+        self._refresh_statistics()  # this run's plans, an interrupted run's pushes
         self.retry_pending(on, now, summary)
         finished = self.deliver_due(on, now, summary, max_pages=max_pages, lo=lo, hi=hi)
+        self._refresh_statistics()  # this run's pushes
         if finished and lo is None and hi is None:
             self.fan_out_alerts(on, now, summary)
         summary.finished = finished
         status = "completed" if finished else "in-progress"
         self.repo.update("Task", task_id, _task(task_id, on, now, status, summary))
         return summary
+
+    def _refresh_statistics(self) -> None:
+        """Let the database refresh its planner statistics of the tables the job changed much
+        (`PlanStores.refresh_statistics`, where the store has it): the job writes faster than
+        the database's own analyse follows, and stale statistics make its searches quadratic."""
+        refresh = getattr(self.plans, "refresh_statistics", None)
+        if refresh is not None:
+            refresh()
 
     # 1. contracts ---------------------------------------------------------------------------------
     def sync_contracts(self, summary: RunSummary) -> None:
@@ -153,7 +173,7 @@ class PushService:
         mark = store.get_state(SYNC_STATE)
         query: list[tuple[str, str]] = []
         if mark:
-            since = datetime.fromisoformat(mark) - timedelta(days=1)
+            since = datetime.fromisoformat(mark) - SYNC_MARGIN
             query.append(("_lastUpdated", f"ge{fhir_instant(since)}"))
         cursor: str | None = None
         while True:
@@ -209,11 +229,11 @@ class PushService:
         store = self._store()
         pids = [pid for c in contracts for pid in c["patients"]]
         data = load_page(self.repo, pids)
+        history = store.history(pids)
         rows: list[dict[str, Any]] = []
         next_plans: list[tuple[str, date | None]] = []
         for contract in contracts:
             year_start, year_end = P.contract_year(contract["starts_on"], contract["ends_on"], on)
-            history = store.items_before(contract["patients"], year_start)
             complete = True
             for pid in contract["patients"]:
                 record = data.records.get(pid)
@@ -227,7 +247,7 @@ class PushService:
                     personalised_candidates(facts, self.library.items),
                     year_start,
                     year_end,
-                    frozenset(history.get(pid, ())),
+                    _earlier_items(history.get(pid, ()), year_start),
                 )
                 plan = P.new_plan(
                     contract_id=contract["contract_id"],
@@ -273,7 +293,7 @@ class PushService:
         residents' contacts per page; their results count in the summary)."""
         if not self.channels:
             return
-        query = [("status", "preparation,in-progress"), ("category", f"{M.KIND_SYSTEM}|")]
+        query = [("status", "preparation,in-progress")]
         cursor: str | None = None
         while True:
             page = self.repo.search(
@@ -281,12 +301,16 @@ class PushService:
                 query + ([("_cursor", cursor)] if cursor else []),
                 page_size=self.page_size,
             )
-            bodies = [r.content for r in page.matches]
-            contacts = load_contacts(self.repo, [p for b in bodies if (p := M.patient_of(b))])
+            bodies = [r.content for r in page.matches if M.kind_of(r.content) is not None]
+            contacts = load_contacts(
+                self.repo,
+                [p for b in bodies if (p := M.patient_of(b))],
+                patients=self._wants_addresses,
+            )
             updated = []
             for body in bodies:
                 pid = M.patient_of(body)
-                if pid is None or pid not in contacts.patients:
+                if pid is None:
                     continue
                 outcome = self._attempt(body, pid, contacts, on, now, M.runs_of(body))
                 sent = fhir_instant(outcome.sent) if outcome.sent else None
@@ -338,14 +362,13 @@ class PushService:
     def _due_page(
         self, plans: list[P.YearPlan], on: date, now: datetime, summary: RunSummary
     ) -> None:
-        contacts = load_contacts(self.repo, [p.patient_id for p in plans])
+        contacts = load_contacts(
+            self.repo, [p.patient_id for p in plans], patients=self._wants_addresses
+        )
         pushes: list[M.Push] = []
         marks: list[dict[str, Any]] = []
         by_id = self.library.by_id()
         for plan in plans:
-            patient = contacts.patients.get(plan.patient_id)
-            if patient is None:  # the Patient is gone: nothing to send, nothing to retry
-                continue
             due = plan.due_slots(on)
             summary.residents += 1
             for slot in due:
@@ -362,8 +385,7 @@ class PushService:
                     term=slot.term,
                 )
                 pushes.append(self._deliver(push, plan.patient_id, contacts, on, now, summary))
-            done = plan.with_created(s.index for s in due)
-            marks.append(P.mark_row(replace(done, divisions=tuple(division_codes(patient)))))
+            marks.append(P.mark_row(plan.with_created(s.index for s in due)))
         self._write(pushes, lambda tx: self._store(tx.unit_of_work).mark(marks))
         summary.created += len(pushes)
 
@@ -599,8 +621,8 @@ class PushService:
             )
         history: frozenset[str] = frozenset()
         if self.plans is not None:
-            history = frozenset(
-                self._store().items_before([patient_id], year_start).get(patient_id, ())
+            history = _earlier_items(
+                self._store().history([patient_id]).get(patient_id, ()), year_start
             )
         facts = facts_of(record, populations, on)
         planned = self._plan_for(
@@ -617,6 +639,11 @@ class PushService:
             divisions=division_codes(record.patient),
         )
         return Preview(row, plan, populations, False)
+
+
+def _earlier_items(history: Sequence[tuple[date, set[str]]], year_start: date) -> frozenset[str]:
+    """Items planned in contract years before `year_start` (avoided while alternatives remain)."""
+    return frozenset(item for start, items in history if start < year_start for item in items)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -218,18 +219,18 @@ class SqlPushPlans:
             stmt = insert_ignoring_conflict(self.dialect, push_plan)
             self._run(lambda c: c.execute(stmt, [dict(r) for r in rows]))
 
-    def items_before(self, patient_ids: Iterable[str], year_start: date) -> dict[str, set[str]]:
-        """Library items planned for each resident in contract years before `year_start`."""
+    def history(self, patient_ids: Iterable[str]) -> dict[str, list[tuple[date, set[str]]]]:
+        """Per resident, the library items planned for each of its contract years (one query)."""
         ids = sorted(set(patient_ids))
-        out: dict[str, set[str]] = {}
+        out: dict[str, list[tuple[date, set[str]]]] = {}
         if not ids:
             return out
         t = push_plan
-        q = select(t.c.patient_id, t.c.slots).where(
-            t.c.patient_id.in_(ids), t.c.year_start < year_start
-        )
-        for pid, slots in self._run(lambda c: list(c.execute(q))):
-            out.setdefault(pid, set()).update(str(s["item"]) for s in slots)
+        q = select(t.c.patient_id, t.c.year_start, t.c.slots).where(t.c.patient_id.in_(ids))
+        for pid, year_start, slots in self._run(lambda c: list(c.execute(q))):
+            if isinstance(year_start, str):
+                year_start = date.fromisoformat(year_start)
+            out.setdefault(pid, []).append((year_start, {str(s["item"]) for s in slots}))
         return out
 
     def _due_where(self, on: date, lo: str | None, hi: str | None) -> Any:
@@ -342,6 +343,40 @@ class SqlPushPlans:
         return self._run(lambda c: [_row(r) for r in c.execute(q)])
 
 
+#: A table whose rows changed by more than this share (and at least `_STALE_MIN` rows) since
+#: PostgreSQL last analysed it has its planner statistics refreshed by `refresh_statistics`.
+_STALE_SHARE = 0.1
+_STALE_MIN = 1000
+
+
+def _stale_tables(conn: Connection) -> list[str]:
+    q = text(
+        "SELECT relname FROM pg_stat_user_tables"
+        " WHERE schemaname = current_schema()"
+        " AND n_mod_since_analyze > greatest(:floor, :share * n_live_tup)"
+        " ORDER BY relname"
+    )
+    return [str(r) for r in conn.execute(q, {"floor": _STALE_MIN, "share": _STALE_SHARE}).scalars()]
+
+
+def refresh_statistics(engine: Engine) -> list[str]:
+    """`ANALYZE` the tables the job has changed much since PostgreSQL last analysed them; returns
+    their names (SQLite: nothing to do).
+
+    The pushes job writes a month of Communications and a year of plans for every resident in
+    one run, faster than autovacuum's analyse follows: with statistics from before, the planner
+    takes the new rows for none and picks plans that are quadratic in them (a nested loop probing
+    every Communication's index rows for `status=preparation,in-progress`: minutes for a few
+    thousand pushes).  The job calls this between its steps."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.begin() as conn:
+        stale = _stale_tables(conn)
+        for name in stale:
+            conn.execute(text(f'ANALYZE "{name}"'))
+    return stale
+
+
 class PushPlanFactory:
     """`factory(uow)`: the planner's tables bound to a unit of work (its connection), or, for
     `uow` None, over their own short transactions.  Built once by the composition root."""
@@ -351,3 +386,6 @@ class PushPlanFactory:
 
     def __call__(self, uow: Any = None) -> SqlPushPlans:
         return SqlPushPlans(self.engine, uow.connection if uow is not None else None)
+
+    def refresh_statistics(self) -> list[str]:
+        return refresh_statistics(self.engine)

@@ -180,9 +180,13 @@ class SqlResourceStore:
             rows = [None] * len(records)
         stored = write_new(self._conn, self._dialect, records, rows)
         if self._outbox is not None:
-            for written in stored:
-                if self._outbox.record(self._conn, self._dialect, written):
-                    self.recorded += 1
+            many = getattr(self._outbox, "record_many", None)
+            if many is not None:
+                self.recorded += many(self._conn, self._dialect, stored)
+            else:
+                for written in stored:
+                    if self._outbox.record(self._conn, self._dialect, written):
+                        self.recorded += 1
         return stored
 
     # -- search ------------------------------------------------------------------------------
