@@ -1,6 +1,10 @@
 """The `MemberPlanner` contracting uses, composed from `domain.populations` (who the resident is)
 and `domain.careplans` (what the packages promise): operations wire domain packages together so
-that the packages stay independent (ARCHITECTURE.md rule 6)."""
+that the packages stay independent (ARCHITECTURE.md rule 6).
+
+Key populations are derived per contract year, at its first and at its last day
+(`careplans.rules.Year`): a package applies in the years its population holds, and someone who
+turns 65 or 80 during the term gets the services of that age from that year on."""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from ..domain.careplans import rules as plan_rules
 from ..domain.careplans import service as plans
 from ..domain.contracting.ports import PlannedMember
 from ..domain.populations import service as populations
+from ..domain.populations.rules import derive
 from ..services.repository import FhirRepository
+
+CAREPLAN_PROFILE = "https://jiayi.health/fhir/StructureDefinition/jiayi-careplan"
 
 
 def existing_packages(repo: FhirRepository, urls: Sequence[str]) -> list[str]:
@@ -22,6 +29,27 @@ def existing_packages(repo: FhirRepository, urls: Sequence[str]) -> list[str]:
         for u in urls
         if repo.current_or_none("PlanDefinition", plan_rules.package_id(u)) is not None
     ]
+
+
+def contract_years(
+    repo: FhirRepository, patient: Mapping[str, Any], start: date, end: date
+) -> tuple[list[plan_rules.Year], list[str], list[dict[str, Any]]]:
+    """(the contract years with the resident's key populations, every population code met in
+    the term in rules order, the resident's Conditions)."""
+    years: list[plan_rules.Year] = []
+    met: dict[str, None] = {}
+    record = populations.load_record(repo, dict(patient))
+    rules = populations.population_rules()
+    for low, high in plan_rules.contract_years(start, end):
+        codings: dict[str, dict[str, str]] = {}
+        for on in (low, high):
+            for m in derive(rules, record, on):
+                codings.setdefault(m.code, m.coding())
+        for code in codings:
+            met.setdefault(code)
+        years.append(plan_rules.Year(low, high, tuple(codings.values())))
+    order = [p["code"] for p in rules["populations"]]
+    return years, sorted(met, key=order.index), [dict(c) for c in record.conditions]
 
 
 def plan_member(
@@ -35,20 +63,11 @@ def plan_member(
     consent: bool,
     links: Mapping[str, Any],
 ) -> PlannedMember:
-    memberships, record = populations.key_populations(repo, dict(patient), start)
-    codes = [m.code for m in memberships]
+    years, codes, conditions = contract_years(repo, patient, start, end)
     urls = plan_rules.default_packages(codes)
     urls = existing_packages(repo, urls) + [u for u in extra_packages if u not in urls]
-    member = plans.plan_member(
-        repo,
-        patient,
-        record.conditions,
-        [m.coding() for m in memberships],
-        urls,
-        start,
-        end,
-        consent=consent,
-        items=items,
+    member = plans.plan_member(repo, patient, conditions, years, urls, consent=consent, items=items)
+    care_plan = plans.care_plan_for(
+        member, f"Patient/{patient['id']}", start, end, profile=CAREPLAN_PROFILE, **links
     )
-    care_plan = plans.care_plan_for(member, f"Patient/{patient['id']}", start, end, **links)
-    return PlannedMember(member.packages, care_plan, codes)
+    return PlannedMember(member.packages, care_plan, codes, member.years)

@@ -16,7 +16,12 @@ URL = "https://jiayi.health/fhir/OperationDefinition/contract-renew"
 def _handle(repo: FhirRepository, op: OperationInput) -> FhirResponse:
     assert op.id is not None
     bundle = renew(
-        repo, op.id, op.one("term", 1), [str(v) for v in op.all("package")], _planning.plan_member
+        repo,
+        op.id,
+        op.one("term", 1),
+        [str(v) for v in op.all("package")],
+        _planning.plan_member,
+        consent=op.one("consent"),
     )
     return FhirResponse(200, bundle)
 

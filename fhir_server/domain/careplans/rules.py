@@ -16,8 +16,16 @@ packages"); `$apply` follows http://hl7.org/fhir/R4/plandefinition-operation-app
   the term).  `<=` is a ceiling (附件1 一般诊疗 ≤1次/年), not a promise: no deadlines.
 - Ages (`timingAge`) and windows (`timingRange` + `timing-anchor`) are placed from the anchor:
   birth (children's contacts by age), last menstrual period (antenatal visits by gestational
-  week), the expected delivery date (postpartum visit and 42-day check until the delivery is
-  recorded).  A window's deadline is its end.  An unknown anchor puts the activity on hold.
+  week), the delivery (postpartum visit from the discharge, 42-day check; the expected date until
+  a delivery is recorded — then antenatal windows after it are not promised), the management
+  notice (tuberculosis first visit).  A window's deadline is its end.  A frequency bounded by
+  `repeat.boundsRange` runs only inside that range after its anchor (tuberculosis: every 10 days in
+  the intensive phase, monthly in the continuation phase, from the start of treatment).  An
+  unknown anchor puts the activity on hold.
+- Key populations are re-derived per contract year (`Year`): an action applies in a contract year
+  when its conditions hold at the year's first or last day (so a resident turning 80 during the
+  second year gets the yearly home follow-up of the second year on), and only the deadlines of the
+  years it applies in are promised.
 - The same library item in several packages is promised once (service-item `library-item`):
   activities with the same item and sub-item merge; the one with most deadlines wins and the
   codes of every package are kept in `detail.code.coding`.
@@ -124,7 +132,7 @@ def leaves(plan: Mapping[str, Any]) -> list[Leaf]:
             timing, anchor = _timing(action)
             out.append(
                 Leaf(
-                    plan["url"],
+                    plan.get("url", ""),
                     code,
                     action.get("title", code),
                     action.get("definitionCanonical"),
@@ -139,6 +147,53 @@ def leaves(plan: Mapping[str, Any]) -> list[Leaf]:
 
 
 # -- applicability --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Year:
+    """One contract year and the key populations of the resident in it (derived at its first and
+    at its last day, as Codings)."""
+
+    start: date
+    end: date
+    key_populations: tuple[Mapping[str, str], ...] = ()
+
+
+def anniversary_end(start: date, years: int) -> date:
+    """The day before the `years`-th anniversary of `start` (29 Feb → the day before 1 March),
+    as a contract's term ends (contracting rules.add_years_end)."""
+    try:
+        anniversary = start.replace(year=start.year + years)
+    except ValueError:
+        anniversary = date(start.year + years, 3, 1)
+    return anniversary - timedelta(days=1)
+
+
+def contract_years(start: date, end: date) -> list[tuple[date, date]]:
+    """[start, end] cut at the anniversaries of `start` (the last year may be short)."""
+    out: list[tuple[date, date]] = []
+    low = start
+    while low <= end:
+        high = min(anniversary_end(start, len(out) + 1), end)
+        out.append((low, high))
+        low = high + timedelta(days=1)
+    return out
+
+
+def applies_in(
+    conditions: Sequence[Condition],
+    subject: Mapping[str, Any],
+    year: Year,
+    confirmed: frozenset[str] = frozenset(),
+) -> tuple[bool, str | None]:
+    """Whether the conditions hold on the year's first or last day (and the pending text, if any)."""
+    pending = None
+    for on in (year.start, year.end):
+        ok, waiting = evaluate_conditions(conditions, subject, year.key_populations, on, confirmed)
+        if ok:
+            return True, waiting
+        pending = pending or waiting
+    return False, pending
+
+
 def evaluate_conditions(
     conditions: Sequence[Condition],
     subject: Mapping[str, Any],
@@ -215,14 +270,30 @@ def recurring(repeat: Mapping[str, Any], start: date, end: date) -> list[date]:
             break
         events.append(min(slot_end, end))
         i += 1
-    count = repeat.get("count")
-    return events[: int(count)] if count else events
+    limit = repeat.get("count")
+    return events[: int(limit)] if limit else events
+
+
+def spread(count: int, start: date, end: date) -> list[date]:
+    """`count` deadlines spread evenly over [start, end]: the ends of `count` equal slots."""
+    days = (end - start).days + 1
+    return [start + timedelta(days=days * (i + 1) // count - 1) for i in range(count)]
 
 
 def _comparator(repeat: Mapping[str, Any]) -> str | None:
     return next(
         (e.get("valueCode") for e in repeat.get("extension") or [] if e.get("url") == COMPARATOR),
         None,
+    )
+
+
+#: anchors set only from a recorded event (not an estimate): the actual delivery date.
+DELIVERED = "delivered"
+
+
+def _on_hold(leaf: Leaf, anchor_code: str) -> Activity:
+    return Activity(
+        leaf, status="on-hold", reason=f"timing anchor '{anchor_code}' not recorded yet"
     )
 
 
@@ -233,50 +304,95 @@ def schedule(leaf: Leaf, start: date, end: date, anchors: Mapping[str, date]) ->
         repeat = timing["timingTiming"].get("repeat") or {}
         if not repeat or _comparator(repeat) == "<=":
             return Activity(leaf, status="not-started")
-        return Activity(leaf, tuple(recurring(repeat, start, end)))
+        bounds = repeat.get("boundsRange")
+        if bounds is None:
+            return Activity(leaf, tuple(recurring(repeat, start, end)))
+        anchor_code = leaf.anchor or "contract-start"
+        anchor = start if anchor_code == "contract-start" else anchors.get(anchor_code)
+        if anchor is None:
+            return _on_hold(leaf, anchor_code)
+        low = _shift(anchor, bounds.get("low") or {})
+        high = _shift(anchor, bounds.get("high") or {}) - timedelta(days=1)
+        events = tuple(e for e in recurring(repeat, low, high) if start <= e <= end)
+        return Activity(leaf, events, window=(low, high))
     anchor_code = leaf.anchor or "birth"
-    anchor = anchors.get(anchor_code)
+    anchor = start if anchor_code == "contract-start" else anchors.get(anchor_code)
     if anchor is None:
-        return Activity(
-            leaf, status="on-hold", reason=f"timing anchor '{anchor_code}' not recorded yet"
-        )
+        return _on_hold(leaf, anchor_code)
     if "timingAge" in timing:
         due = _shift(anchor, timing["timingAge"])
         return Activity(leaf, (due,) if start <= due <= end else (), window=(due, due))
     if "timingRange" in timing:
         low = _shift(anchor, timing["timingRange"].get("low") or {})
         high = _shift(anchor, timing["timingRange"].get("high") or {})
+        delivered = anchors.get(DELIVERED)
+        if anchor_code == "gestational-age" and delivered is not None:
+            if low > delivered:  # a pregnancy that ended before this window: not promised
+                return Activity(leaf, (), window=(low, high))
+            high = min(high, delivered)
         inside = high >= start and low <= end
         return Activity(leaf, (min(high, end),) if inside else (), window=(low, high))
     return Activity(leaf, status="not-started")
 
 
+def plan_leaf(
+    leaf: Leaf,
+    subject: Mapping[str, Any],
+    years: Sequence[Year],
+    anchors: Mapping[str, date],
+    confirmed: frozenset[str] = frozenset(),
+) -> Activity | None:
+    """One leaf over the contract years: None when it applies in no year (or promises nothing)."""
+    verdicts = [applies_in(leaf.conditions, subject, y, confirmed) for y in years]
+    if not any(ok for ok, _ in verdicts):
+        return None
+    pending = next((p for ok, p in verdicts if ok and p is not None), None)
+    activity = schedule(leaf, years[0].start, years[-1].end, anchors)
+    if pending is not None:
+        return Activity(leaf, status="on-hold", reason=pending, window=activity.window,
+                        codes=(leaf.code,))  # fmt: skip
+    kept = tuple(
+        e
+        for e in activity.events
+        if any(ok and y.start <= e <= y.end for (ok, _), y in zip(verdicts, years, strict=True))
+    )
+    if activity.status == "scheduled" and not kept and (activity.events or activity.window):
+        return None  # an age or window outside the period, or only in years it does not apply
+    return replace(activity, events=kept, codes=(leaf.code,))
+
+
 def plan_activities(
     plans: Sequence[Mapping[str, Any]],
     subject: Mapping[str, Any],
-    key_populations: Sequence[Mapping[str, str]],
-    start: date,
-    end: date,
+    years: Sequence[Year],
     anchors: Mapping[str, date],
     confirmed: frozenset[str] = frozenset(),
 ) -> list[Activity]:
-    """Every applicable activity of `plans` for `subject` over [start, end], merged by library item."""
+    """Every applicable activity of `plans` for `subject` over the contract years, merged by
+    library item."""
     merged: dict[str, Activity] = {}
     for plan in plans:
         for leaf in leaves(plan):
-            applies, pending = evaluate_conditions(
-                leaf.conditions, subject, key_populations, start, confirmed
-            )
-            if not applies:
-                continue
-            activity = schedule(leaf, start, end, anchors)
-            if pending is not None:
-                activity = Activity(leaf, status="on-hold", reason=pending, window=activity.window)
-            activity = replace(activity, codes=(leaf.code,))
-            if activity.status == "scheduled" and not activity.events and activity.window:
-                continue  # an age or window outside the period: nothing is promised in it
-            merged[leaf.item_key] = _merge(merged.get(leaf.item_key), activity)
+            activity = plan_leaf(leaf, subject, years, anchors, confirmed)
+            if activity is not None:
+                merged[leaf.item_key] = _merge(merged.get(leaf.item_key), activity)
     return list(merged.values())
+
+
+def applicable_years(
+    plan: Mapping[str, Any],
+    subject: Mapping[str, Any],
+    years: Sequence[Year],
+    confirmed: frozenset[str] = frozenset(),
+) -> int:
+    """In how many contract years a package applies (any of its actions applies): the quantity
+    of its fee (a fee standard is per resident and year)."""
+    found = leaves(plan)
+    return sum(
+        1
+        for y in years
+        if any(applies_in(leaf.conditions, subject, y, confirmed)[0] for leaf in found)
+    )
 
 
 def _merge(old: Activity | None, new: Activity) -> Activity:

@@ -2,12 +2,15 @@
 
 - `renewal-window` (粤(十): 每年第四季度至次年初集中开展确认与续约; 国卫办基层发〔2025〕21号 (十)):
   on a date inside the window, every executed contract ending by the window's end gets one
-  confirmation `Task` (code `confirmation-pending` of contract-status-reason, `focus` the
-  Contract, `owner` its team or signing doctor); idempotent (a Task already focused on the
-  contract is kept).
-- `contract-audit` (签约真实、履约务实): a `DetectedIssue` per finding of `rules.audit` — no
-  Consent, no contact in the last year, a resident signed twice, a signer without a role at the
-  contract's institution; idempotent per (contract, finding, resident).
+  confirmation `Task` (profile jiayi-contract-confirmation: code `task-code|approve`,
+  businessStatus `contract-status-reason|confirmation-pending`, `focus` the Contract, `owner` its
+  team or signing doctor); idempotent (a confirmation Task already focused on the contract is kept).
+- `contract-audit` (签约真实、履约务实): a `DetectedIssue` per finding of `rules.audit` on every
+  contract in force at the date (executed, or renewed while it runs) — no Consent, no contact in
+  the last year, a resident signed twice, a signer without a role at the contract's institution;
+  idempotent per (contract, finding, resident).
+
+Every search pages through all results (nothing is cut at a page size).
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ from typing import Any
 from ...core.jobs import JobSpec
 from ...services.repository import FhirRepository
 from . import rules as R
+from .service import search_all
 
-_PAGE = 1000
 AUDIT = "https://jiayi.health/fhir/CodeSystem/contract-audit"
+TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
 CONTACT_TYPES = ("Encounter", "Communication", "Procedure", "Observation")
-
-
-def _search(repo: FhirRepository, rtype: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [m.content for m in repo.search([rtype], query, page_size=_PAGE).matches if m.content]
+_search = search_all
 
 
 def _owner(contract: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,16 +54,19 @@ def renewal_window(ctx: Any, on: date) -> str:
             if not R.due_for_renewal(contract, window):
                 continue
             ref = f"Contract/{contract['id']}"
-            if _search(
-                tx, "Task", [("focus", ref), ("code", f"{R.STATUS_REASON}|confirmation-pending")]
-            ):
+            if _search(tx, "Task", [("focus", ref), ("code", f"{TASK_CODE}|approve")]):
                 continue
             task: dict[str, Any] = {
                 "resourceType": "Task",
+                "meta": {"profile": [R.CONFIRMATION_PROFILE]},
                 "status": "requested",
+                "businessStatus": {
+                    "coding": [{"system": R.STATUS_REASON, "code": "confirmation-pending"}],
+                    "text": "待年度确认",
+                },
                 "intent": "order",
                 "code": {
-                    "coding": [{"system": R.STATUS_REASON, "code": "confirmation-pending"}],
+                    "coding": [{"system": TASK_CODE, "code": "approve"}],
                     "text": "年度签约确认与续约",
                 },
                 "focus": {"reference": ref},
@@ -113,7 +117,9 @@ def contract_audit(ctx: Any, on: date) -> str:
     recorded = 0
     with repo.transaction() as tx:
         contracts = [
-            c for c in _search(tx, "Contract", [("status", "executed")]) if R.covers(c, on)
+            c
+            for c in _search(tx, "Contract", [("status", ",".join(R.ACTIVE_STATUSES))])
+            if R.is_active(c, on)
         ]
         for contract in contracts:
             ref = f"Contract/{contract['id']}"
@@ -136,14 +142,19 @@ def contract_audit(ctx: Any, on: date) -> str:
                 on=on,
             )
             existing = {
-                (i.get("code") or {}).get("coding", [{}])[0].get("code")
+                (
+                    ((i.get("code") or {}).get("coding") or [{}])[0].get("code"),
+                    (i.get("patient") or {}).get("reference"),
+                )
                 for i in _search(tx, "DetectedIssue", [("implicated", ref)])
             }
             for f in findings:
-                if f.code in existing:
+                if (f.code, f.patient) in existing:
                     continue
+                existing.add((f.code, f.patient))
                 issue: dict[str, Any] = {
                     "resourceType": "DetectedIssue",
+                    "meta": {"profile": [R.AUDIT_PROFILE]},
                     "status": "preliminary",
                     "code": {"coding": [{"system": AUDIT, "code": f.code}]},
                     "severity": "moderate",

@@ -5,7 +5,7 @@ the care plan of one member, built by `domain.careplans` from the key population
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
@@ -16,7 +16,9 @@ from ...services.repository import FhirRepository
 class PlannedMember:
     packages: list[str]  # PlanDefinition canonicals applied (CarePlan.instantiatesCanonical)
     care_plan: dict[str, Any]  # the CarePlan to store (links included)
-    populations: list[str]  # key-population codes derived
+    populations: list[str]  # key-population codes derived (in any year of the term)
+    #: definition canonical (package or item) → contract years it applies in: its fee quantity.
+    years: Mapping[str, int] = field(default_factory=dict)
 
 
 class MemberPlanner(Protocol):

@@ -1,7 +1,8 @@
 """Promised vs. delivered (pure): 签约真实、履约务实 (粤 三 组织实施).
 
 - Promised: each CarePlan activity's `scheduledTiming.event` deadlines; an activity is due once
-  per deadline on or before the date.  Activities without deadlines (on demand: 门诊服务, 转诊 …;
+  per deadline on or before min(the plan's end, the date) — a plan revoked by a termination or a
+  transfer promises nothing after its end.  Activities without deadlines (on demand: 门诊服务, 转诊 …;
   on hold) are never due.
 - Declined: services the resident chose not to use do not count as unfulfilled (附件2 门诊服务
   服务要求: 未使用服务协议中约定的服务项目，不视为未履约): an activity whose `detail.status` is
@@ -117,12 +118,14 @@ def tally_plan(
     for activity in plan.get("activity") or []:
         detail = activity.get("detail") or {}
         events = ((detail.get("scheduledTiming") or {}).get("event")) or []
-        codes = _activity_codes(activity)
-        if not events or not codes:
+        item_codes = _activity_codes(activity)
+        if not events or not item_codes:
             continue
-        scheduled = sum(1 for e in events if e[:10] <= on.isoformat())
-        matches = set(codes) | (
-            {REMINDER_SUFFIX} if any(c.endswith(REMINDER_SUFFIX) for c in codes) else set()
+        # Deadlines after the plan ended (termination, transfer, the end of the term) can no
+        # longer happen: only those up to min(plan end, date) are due.
+        scheduled = sum(1 for e in events if e[:10] <= end.isoformat())
+        matches = set(item_codes) | (
+            {REMINDER_SUFFIX} if any(c.endswith(REMINDER_SUFFIX) for c in item_codes) else set()
         )
         done = sum(1 for not_done, c in relevant if not not_done and c & matches)
         declined = sum(1 for not_done, c in relevant if not_done and c & matches)
@@ -131,8 +134,8 @@ def tally_plan(
         due = max(0, scheduled - declined)
         out.append(
             Tally(
-                codes[0],
-                (detail.get("code") or {}).get("text", codes[0]),
+                item_codes[0],
+                str((detail.get("code") or {}).get("text") or item_codes[0]),
                 due,
                 done,
                 min(declined, scheduled),

@@ -11,14 +11,24 @@ from ...core import errors as E
 from ...services.repository import FhirRepository
 from .rules import Tally, combine, tally_plan
 
-_PAGE = 1000
+_PAGE = 500
 DELIVERY_TYPES = ("Encounter", "Observation", "Communication", "Procedure", "Immunization")
 EXT_CARE_TEAM = "https://jiayi.health/fhir/StructureDefinition/contract-care-team"
 COUNTED_CONTRACT_STATUSES = ("executed", "renewed", "terminated")
 
 
 def _search(repo: FhirRepository, rtype: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [m.content for m in repo.search([rtype], query, page_size=_PAGE).matches if m.content]
+    """Every match of a search, page after page (never truncated)."""
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = repo.search(
+            [rtype], query + ([("_cursor", cursor)] if cursor else []), page_size=_PAGE
+        )
+        out += [m.content for m in page.matches if m.content]
+        cursor = page.next_cursor
+        if not cursor:
+            return out
 
 
 def _plans(repo: FhirRepository, contract: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -51,7 +61,9 @@ def _contracts_of(repo: FhirRepository, resource_type: str, rid: str) -> list[di
     if resource_type == "Organization":
         return _search(repo, "Contract", [("authority", ref), *status])
     if resource_type == "CareTeam":
-        contracts = _search(repo, "Contract", status)
+        # Contract?care-team= (IG SearchParameter); the extension is checked again so that the
+        # answer stays right even where the parameter is not indexed.
+        contracts = _search(repo, "Contract", [("care-team", ref), *status])
         return [
             c
             for c in contracts

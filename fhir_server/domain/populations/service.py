@@ -9,7 +9,7 @@ from ...conformance.ig import load_ig_data
 from ...services.repository import FhirRepository
 from .rules import Membership, Record, derive
 
-_PAGE = 1000
+_PAGE = 500
 
 
 def population_rules() -> dict[str, Any]:
@@ -18,8 +18,16 @@ def population_rules() -> dict[str, Any]:
 
 
 def _subject_resources(repo: FhirRepository, rtype: str, patient_id: str) -> list[dict[str, Any]]:
-    page = repo.search([rtype], [("subject", f"Patient/{patient_id}")], page_size=_PAGE)
-    return [m.content for m in page.matches if m.content]
+    """Every resource of `rtype` about the patient, page after page (never truncated)."""
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = [("subject", f"Patient/{patient_id}")] + ([("_cursor", cursor)] if cursor else [])
+        page = repo.search([rtype], query, page_size=_PAGE)
+        out += [m.content for m in page.matches if m.content]
+        cursor = page.next_cursor
+        if not cursor:
+            return out
 
 
 def load_record(repo: FhirRepository, patient: dict[str, Any]) -> Record:
