@@ -370,9 +370,7 @@ def window(low: int, high: int, unit: str, anchor: str) -> dict[str, Any]:
     return {"timingRange": {"low": q(low), "high": q(high)}, "anchor": anchor}
 
 
-def phase(
-    n: int, period: float, unit: str, low: int, high: int, anchor: str
-) -> dict[str, Any]:
+def phase(n: int, period: float, unit: str, low: int, high: int, anchor: str) -> dict[str, Any]:
     """`n` per `period unit` inside months [low, high) after `anchor` (Timing.repeat.boundsRange)."""
     months = lambda v: {"value": v, "unit": "months", "system": UCUM, "code": "mo"}  # noqa: E731
     timing = per(n, period, unit, comparator=None)
@@ -969,10 +967,16 @@ def personalised_definitions(builder: Builder) -> None:
     concepts = []
     for slug, (zh, en, _cat, _modes, _kind, text, timing, sources, source) in PERSONALISED.items():
         code = f"personalised.{slug}"
-        basis = f"{source}：{HOME_FEES}" if source == HOME_SERVICES else f"{source}：个性化服务包费用标准由各地确定（粤(八)）"
+        basis = (
+            f"{source}：{HOME_FEES}"
+            if source == HOME_SERVICES
+            else f"{source}：个性化服务包费用标准由各地确定（粤(八)）"
+        )
         fees = [fee(None, src, zh, basis) for src in sources]
         builder.ads.append(
-            activity_definition(code, zh, en, text, slug, code, timing, None, None, None, fees, source=source)
+            activity_definition(
+                code, zh, en, text, slug, code, timing, None, None, None, fees, source=source
+            )
         )
         concepts.append(
             {

@@ -189,3 +189,19 @@ Description: "The yearly confirmation and renewal of contracts in Q4 to early ne
 * owner only Reference(JiayiFamilyDoctorTeam or JiayiPractitionerRole)
 * executionPeriod MS
 * restriction.period MS
+
+Profile: JiayiContractAuditFinding
+Parent: DetectedIssue
+Id: jiayi-contract-audit-finding
+Title: "签约质量核查发现 Contract audit finding (DetectedIssue)"
+Description: "A finding of the contract quality audit (签约真实、履约务实, 粤 三 组织实施; `jiayi jobs run contract-audit`): a contract in force without an informed consent, a resident without any contact in the last year, a resident signed twice, or a signer without an active role at the contract's institution. code from contract-audit; implicated: the Contract; patient: the resident concerned (absent for findings about the whole contract). One finding per (contract, code, resident)."
+* status MS
+* code 1..1 MS
+* code from https://jiayi.health/fhir/ValueSet/contract-audit (required)
+* patient MS
+* patient only Reference(JiayiResidentPatient)
+* identified[x] 1..1 MS
+* identified[x] only dateTime
+* implicated 1..* MS
+* implicated only Reference(JiayiContract)
+* detail 1..1 MS

@@ -213,3 +213,15 @@ Usage: #example
 * authoredOn = "2026-10-08T08:00:00+08:00"
 * restriction.period.start = "2026-10-01"
 * restriction.period.end = "2027-01-31"
+
+Instance: example-audit-no-contact
+InstanceOf: JiayiContractAuditFinding
+Title: "签约质量核查：一年内无服务接触"
+Usage: #example
+* status = #preliminary
+* code = https://jiayi.health/fhir/CodeSystem/contract-audit#no-contact
+* severity = #moderate
+* patient = Reference(example-chen-siqi)
+* identifiedDateTime = "2027-01-05"
+* implicated = Reference(example-family-contract)
+* detail = "no contact with Patient/example-chen-siqi since 2026-01-05"
