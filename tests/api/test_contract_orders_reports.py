@@ -507,6 +507,65 @@ def test_contract_audit_findings_deduplicated(api: TestClient, database_url: str
     assert "0 issue(s) recorded" in run_job(settings, comps, "contract-audit", date(2027, 2, 2))
 
 
+def test_renewal_window_confirmation_tasks_and_a_signer_without_role(
+    api: TestClient, database_url: str
+) -> None:
+    """粤(十): from 1 October to 31 March every executed contract ending by the window's end gets
+    one confirmation Task for its team (once); a 2-year contract and a renewed one do not."""
+    provider(api)
+    patient(api, "p", "1970-01-01", "male")
+    due = by_type(signing(api, ref("subject", "Patient/p"), TEAM1), "Contract")[0]
+    later = signed(api, "q")[0]  # 2 years: ends 2028-01-04
+    patient(api, "r", "1975-01-01", "female")
+    old = by_type(signing(api, ref("subject", "Patient/r"), TEAM1), "Contract")[0]
+    renewed = operation(
+        api, f"Contract/{old['id']}/$renew", {"name": "consent", "valueBoolean": True}
+    )
+    assert {c["status"] for c in by_type(renewed, "Contract")} == {"renewed", "executed"}
+    settings = make_settings(database_url)
+    from fhir_server.app import build_components
+
+    comps = build_components(settings)
+    assert "outside the confirmation window" in run_job(
+        settings, comps, "renewal-window", date(2026, 6, 1)
+    )
+    assert get(api, "Task").get("total", 0) == 0
+    summary = run_job(settings, comps, "renewal-window", date(2026, 11, 1))
+    assert summary == "renewal window 2026-10-01..2027-03-31: 1 confirmation task(s) created"
+    [task] = by_type(get(api, "Task"), "Task")
+    assert task["meta"]["profile"] == [SD + "jiayi-contract-confirmation"]
+    assert task["status"] == "requested" and task["intent"] == "order"
+    assert task["businessStatus"]["coding"] == [
+        {"system": CS + "contract-status-reason", "code": "confirmation-pending"}
+    ]
+    assert task["code"]["coding"] == [
+        {"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "approve"}
+    ]
+    assert task["focus"] == {"reference": f"Contract/{due['id']}"}
+    assert task["for"] == {"reference": "Patient/p"}
+    assert task["owner"] == {"reference": "CareTeam/team1"}
+    assert task["restriction"]["period"] == {"start": "2026-10-01", "end": "2027-03-31"}
+    assert "0 confirmation" in run_job(settings, comps, "renewal-window", date(2027, 1, 2))
+    assert get(api, "Task", focus=f"Contract/{later['id']}").get("total", 0) == 0
+    # the signing doctor's role ends: every contract they signed is a finding
+    put(
+        api,
+        {
+            "resourceType": "PractitionerRole",
+            "id": "role1",
+            "active": False,
+            "practitioner": {"reference": "Practitioner/doc1"},
+            "organization": {"reference": "Organization/org1"},
+        },
+    )
+    run_job(settings, comps, "contract-audit", date(2026, 11, 2))
+    issues = by_type(get(api, "DetectedIssue", code=CS + "contract-audit|signer-without-role"), "DetectedIssue")  # fmt: skip
+    assert sorted(i["implicated"][0]["reference"] for i in issues) == sorted(
+        f"Contract/{c['id']}" for c in (due, later, old)
+    )
+    assert all("patient" not in i for i in issues)
+
+
 # -- PlanDefinition/$apply --------------------------------------------------------------------------
 def test_apply_r4_semantics(api: TestClient) -> None:
     patient(api, "p82", "1943-06-10", "male", "I10.x00")
