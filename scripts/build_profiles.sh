@@ -35,6 +35,12 @@ cp "$ROOT"/terminology/CodeSystem-*.json "$ROOT"/terminology/ValueSet-*.json "$S
 for id in timing-comparator timing-anchor delivery-mode; do
   cp "$ROOT/profiles/extensions/StructureDefinition-$id.json" "$STAGE/input/extensions/"
 done
+# Node's WebAssembly trap handler reserves ~10 GB of address space per instance (undici's HTTP parser);
+# under an address-space limit (`ulimit -v`, as on shared CI machines) SUSHI would die with "Cannot
+# allocate Wasm memory".  Without the trap handler V8 bounds-checks explicitly: same results.
+if node --disable-wasm-trap-handler -e "" 2>/dev/null; then
+  export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--disable-wasm-trap-handler"
+fi
 "$SUSHI" build "$STAGE" --out "$STAGE/out" 2>&1 | tee "$STAGE/sushi.log"
 if grep -q "^error\|Errors: *[1-9]" "$STAGE/sushi.log" || grep -Eq "[1-9][0-9]* Errors" "$STAGE/sushi.log"; then
   echo "SUSHI reported errors (see $STAGE/sushi.log)" >&2
