@@ -17,7 +17,7 @@ from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
 from .contract_sign import parse_date
 from .parameters import OperationInput
-from .spec import OperationSpec
+from .spec import AGGREGATE, OperationSpec
 
 URL = "https://jiayi.health/fhir/OperationDefinition/signing-report"
 
@@ -93,5 +93,6 @@ OPERATIONS = [
         resource_types=("Organization", "CareTeam", "PractitionerRole"),
         affects_state=False,
         documentation="Panel size, signings by channel and signing-fee remuneration per doctor",
+        access=AGGREGATE,  # the health commission sees the counts, never a resident
     ),
 ]

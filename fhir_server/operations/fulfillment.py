@@ -11,7 +11,7 @@ from ..interactions.model import FhirResponse
 from ..services.repository import FhirRepository
 from .contract_sign import parse_date
 from .parameters import OperationInput
-from .spec import OperationSpec
+from .spec import AGGREGATE, OperationSpec
 
 URL = "https://jiayi.health/fhir/OperationDefinition/fulfillment"
 
@@ -54,5 +54,6 @@ OPERATIONS = [
         resource_types=("Contract", "CareTeam", "Organization"),
         affects_state=False,
         documentation="Promised vs. delivered services",
+        access=AGGREGATE,  # the health commission sees the counts, never a resident
     ),
 ]

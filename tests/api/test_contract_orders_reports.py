@@ -684,3 +684,47 @@ def test_apply_r4_semantics(api: TestClient) -> None:
         status=422,
     )
     assert oo["issue"][0]["expression"] == ["subject[0]"]
+
+
+# -- the health commission ---------------------------------------------------------------------------
+def test_the_commission_sees_fulfilment_and_signing_reports_as_aggregates(
+    database_url: str,
+) -> None:
+    """Done-when of issue 6: a health commission sees, per contract, team and institution, what
+    was promised and delivered — the operations run as the system for role `commission` and the
+    answer names no resident (plain REST reads stay refused)."""
+    import json
+
+    from tests.support.access_world import make_world
+
+    fu = "kp-hypertension.hypertension-management.follow-up"
+    for world in make_world(database_url):
+        world.repo.update("CarePlan", "pa", {"resourceType": "CarePlan", "id": "pa", "status": "active", "intent": "plan", "subject": {"reference": "Patient/a"}, "period": {"start": "2026-01-01", "end": "2026-12-31"}, "supportingInfo": [{"reference": "Contract/c1"}], "activity": [{"detail": {"status": "scheduled", "code": {"coding": [{"system": CS + "service-item", "code": fu}]}, "scheduledTiming": {"event": ["2026-03-01", "2026-06-01"]}}}]})  # fmt: skip
+        world.repo.update("Encounter", "ea2", {"resourceType": "Encounter", "id": "ea2", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/a"}, "basedOn": [{"reference": "CarePlan/pa"}], "period": {"start": "2026-02-10"}, "type": [{"coding": [{"system": CS + "service-item", "code": fu}]}]})  # fmt: skip
+        commission = world.headers(
+            "user/*.rs", kind="user", role="commission", fhir_user="Practitioner/d2"
+        )
+        for path in ("Contract/c1", "CareTeam/t1", "Organization/chc"):
+            r = world.client.get(
+                f"/fhir/{path}/$fulfillment", params={"date": "2026-12-31"}, headers=commission
+            )
+            assert r.status_code == 200, r.text
+            rate, activity = r.json()["parameter"]
+            assert rate == {"name": "rate", "valueDecimal": 0.5}
+            assert {p["name"]: p.get("valueInteger") for p in activity["part"][1:]} == {
+                "due": 2,
+                "done": 1,
+                "overdue": 1,
+                "declined": 0,
+            }
+            assert "Patient/" not in r.text
+        r = world.client.get(
+            "/fhir/Organization/chc/$signing-report",
+            params={"periodStart": "2026-01-01", "periodEnd": "2026-12-31"},
+            headers=commission,
+        )
+        assert r.status_code == 200, r.text
+        report = {p["name"]: p for p in r.json()["parameter"]}
+        assert report["panelSize"] == {"name": "panelSize", "valueInteger": 1}  # c1 in force
+        assert "Patient/" not in json.dumps(r.json())
+        assert world.client.get("/fhir/Contract/c1", headers=commission).status_code == 403
