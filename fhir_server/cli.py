@@ -123,7 +123,9 @@ def serve(
     seeded = prepare_database(settings)
     log.info("database migrated; %d definitions seeded", seeded)
     if demo:
-        for line in _load_demo(settings):
+        from .demo.cli import DEMO_RESIDENTS
+
+        for line in _load_demo(settings, residents=DEMO_RESIDENTS):
             log.info(line)
     for key, value in settings.model_dump().items():
         if value is not None:

@@ -12,6 +12,9 @@ from typing import Any
 
 from .load import Progress, load_demo, no_progress
 
+#: residents of `jiayi serve --demo` (and the default of `jiayi demo --residents`)
+DEMO_RESIDENTS = 1000
+
 
 @contextmanager
 def terminal_progress(enabled: bool) -> Iterator[Progress]:
@@ -35,7 +38,11 @@ def terminal_progress(enabled: bool) -> Iterator[Progress]:
 
 
 def run_demo(
-    settings: Any, *, residents: int = 1000, seed: int | None = None, on: date | None = None
+    settings: Any,
+    *,
+    residents: int = DEMO_RESIDENTS,
+    seed: int | None = None,
+    on: date | None = None,
 ) -> list[str]:
     """Load the demo into the settings' database (migrated and seeded already)."""
     from ..app import build_components

@@ -1,23 +1,31 @@
 """The demo data set (issue 10): `jiayi demo` loads through the real components (contracts by
 `Contract/$sign`, services under the CarePlans, the `pushes` job, referrals booked into reserved
 slots), is idempotent ("0 resources written this time"), and its network, residents, year of care
-and SMART accounts are there — on both databases.  A small district (`--residents 60`) keeps it
-fast; the default is about 1 000."""
+and SMART accounts are there — on both databases; `jiayi serve --demo` loads it before serving.
+A small district (60 residents) keeps it fast; the default is about 1 000."""
 
 from __future__ import annotations
 
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from fhir_server import cli
 from fhir_server.app import build_components, create_app
 from fhir_server.auth.store import AuthStore
 from fhir_server.cli import app
+from fhir_server.demo import cli as demo_cli
 from fhir_server.services.context import RequestContext
 from fhir_server.services.repository import FhirRepository
 from tests.api.conftest import make_settings
 
 RESIDENTS = 60
-ARGS = ["--residents", str(RESIDENTS), "--date", "2026-11-20"]
 
 
 def _total(repo: FhirRepository, rtype: str, *query: tuple[str, str]) -> int:
@@ -25,17 +33,31 @@ def _total(repo: FhirRepository, rtype: str, *query: tuple[str, str]) -> int:
     return int(found.total or 0)
 
 
-def test_demo_loads_once(database_url: str) -> None:
+def test_serve_demo_loads_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`jiayi serve --demo` loads the district before serving; `jiayi demo` then finds it all."""
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **kw: served.append(kw))
+    monkeypatch.setattr(demo_cli, "DEMO_RESIDENTS", RESIDENTS)
+    monkeypatch.setattr(cli, "_configure_logging", lambda: None)  # keep pytest's log capture
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--database-url", database_url, *ARGS])
+    with mock.patch.dict(os.environ), caplog.at_level(logging.INFO, logger="jiayi"):
+        first = runner.invoke(app, ["serve", "--database-url", database_url, "--demo"])
     assert first.exit_code == 0, first.output
-    assert f"demo data: {RESIDENTS} residents" in first.output
-    assert "login resident / jiayi-demo-2026" in first.output
-    assert "login doctor / jiayi-demo-2026" in first.output
-    assert "login admin / jiayi-demo-2026" in first.output
-    second = runner.invoke(app, ["demo", "--database-url", database_url, *ARGS])
+    assert len(served) == 1  # then it served
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"demo data: {RESIDENTS} residents" in logged
+    assert "login resident / jiayi-demo-2026" in logged
+    today = (datetime.now(UTC) + timedelta(hours=8)).date()  # the demo's date: today in China
+    second = runner.invoke(
+        app, ["demo", "--database-url", database_url, "--residents", str(RESIDENTS)]
+    )
     assert second.exit_code == 0, second.output
+    assert f"demo data: {RESIDENTS} residents" in second.output
     assert "; 0 resources written this time" in second.output, second.output
+    for login in ("resident", "doctor", "admin"):
+        assert f"login {login} / jiayi-demo-2026" in second.output
 
     components = build_components(make_settings(database_url))
     repo = FhirRepository(RequestContext("http://testserver/fhir"), components)
@@ -68,7 +90,15 @@ def test_demo_loads_once(database_url: str) -> None:
         plans = _total(repo, "CarePlan", ("status", "active"))
         push = "https://jiayi.health/fhir/StructureDefinition/jiayi-health-push"
         assert _total(repo, "Communication", ("_profile", push)) >= 6 * plans  # monthly pushes
-        assert _total(repo, "Task", ("_id", "job-pushes-20261101"), ("status", "completed")) == 1
+        assert (
+            _total(
+                repo,
+                "Task",
+                ("_id", f"job-pushes-{today.replace(day=1):%Y%m%d}"),
+                ("status", "completed"),
+            )
+            == 1
+        )
         assert _total(repo, "QuestionnaireResponse", ("status", "completed")) > 0
         notified = (
             "category",
@@ -91,7 +121,7 @@ def test_demo_loads_once(database_url: str) -> None:
     with TestClient(create_app(settings, components=build_components(settings))) as client:
         for team in ("demo-team-1", "demo-team-5"):
             answer = client.get(
-                f"/fhir/CareTeam/{team}/$fulfillment", params={"date": "2026-11-20"}
+                f"/fhir/CareTeam/{team}/$fulfillment", params={"date": today.isoformat()}
             )
             assert answer.status_code == 200, answer.text
             rate = next(
