@@ -46,7 +46,7 @@ RESOURCES: list[dict[str, Any]] = [
     {"resourceType": "Patient", "id": "b", "name": [{"family": "林"}], "birthDate": "1980-01-01"},
     _obs("oa", "a", performer=[{"reference": "Patient/b"}]),
     _obs("oa2", "a"),
-    _obs("oa3", "a"),
+    _obs("oa3", "a", code="8462-4"),
     _obs("ob", "b"),
     _obs("ob2", "b"),
     _obs("ob3", "b"),
@@ -133,15 +133,21 @@ def bundle_ids(bundle: dict[str, Any]) -> list[str]:
     )
 
 
-def ids_in_text(body: Any) -> set[str]:
+def ids_in_text(
+    body: Any,
+    forbidden: set[str] | frozenset[str] | None = None,
+    echoed: set[str] | frozenset[str] = frozenset(),
+) -> set[str]:
     """Foreign ids a response shows: as entries (`id`, `fullUrl`), in paging links and their
     cursors, in OperationOutcome diagnostics and in AuditEvent-free totals' neighbours.  A
     reference inside a visible resource of the caller's own (oa names b as performer) is the
-    caller's own data, not a leak."""
+    caller's own data, not a leak; nor is an id the request itself named (`echoed`) repeated
+    in a link or a not-found message — as long as it never appears as an entry."""
     import re
 
     def has(text: str, rid: str) -> bool:
-        return re.search(rf"(?<![\w-]){re.escape(rid)}(?![\w-])", text) is not None
+        # as a resource id in a URL or a `Type/id` message: after a slash or a quote
+        return re.search(rf"(?<=[/'\"=,]){re.escape(rid)}(?![\w-])", text) is not None
 
     shown: set[str] = set()
     texts: list[str] = []
@@ -165,7 +171,8 @@ def ids_in_text(body: Any) -> set[str]:
             outcome = entry.get("response", {}).get("outcome")
             if outcome:
                 texts += [str(i.get("diagnostics", "")) for i in outcome.get("issue", [])]
-    return {i for i in FOREIGN_IDS if i in shown or any(has(t, i) for t in texts)}
+    hidden = FOREIGN_IDS if forbidden is None else forbidden
+    return {i for i in hidden if i in shown or (i not in echoed and any(has(t, i) for t in texts))}
 
 
 def cursor_ids(url: str) -> set[str]:
