@@ -63,6 +63,8 @@ def plan_member(
     consent: bool,
     links: Mapping[str, Any],
 ) -> PlannedMember:
+    for i, url in enumerate(extra_packages):  # 422 at `package[i]` for an unknown package
+        plans.read_package(repo, url, f"package[{i}]")
     years, codes, conditions = contract_years(repo, patient, start, end)
     urls = plan_rules.default_packages(codes)
     urls = existing_packages(repo, urls) + [u for u in extra_packages if u not in urls]

@@ -402,6 +402,84 @@ def test_sinking_doctor_item_and_explicit_start(api: TestClient) -> None:
     assert "team" in oo["issue"][0]["diagnostics"]
 
 
+def test_an_extra_package_is_signed_scheduled_charged_and_renewed(api: TestClient) -> None:
+    """`package`: a package beyond the derived ones (here a district's own, stored on the server)
+    joins the CarePlan, its schedule and the fees; an unknown package is 422 at `package[i]`."""
+    provider(api)
+    patient(api, "p", "1970-01-01", "male")
+    local = PD + "district-home-care"
+    put(
+        api,
+        {
+            "resourceType": "PlanDefinition",
+            "id": "district-home-care",
+            "url": local,
+            "status": "active",
+            "title": "区级居家护理包（示例）",
+            "extension": [
+                {
+                    "url": SD + "fee-standard",
+                    "extension": [
+                        {"url": "amount", "valueMoney": {"value": 50, "currency": "CNY"}},
+                        {
+                            "url": "fundingSource",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {"system": CS + "funding-source", "code": "personal-payment"}
+                                ]
+                            },
+                        },
+                        {"url": "basis", "valueString": "区级个性化服务包价格（示例）"},
+                    ],
+                }
+            ],
+            "action": [
+                {
+                    "title": "上门护理",
+                    "code": [
+                        {
+                            "coding": [
+                                {"system": CS + "service-item", "code": "personalised.home-nursing"}
+                            ]
+                        }
+                    ],
+                    "timingTiming": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "a"}},
+                    "definitionCanonical": AD + "personalised.home-nursing",
+                }
+            ],
+        },
+    )
+    oo = signing(
+        api,
+        ref("subject", "Patient/p"),
+        TEAM1,
+        {"name": "package", "valueCanonical": PD + "nope"},
+        status=422,
+    )
+    assert oo["issue"][0]["expression"] == ["package[0]"]
+    assert get(api, "Contract", subject="Patient/p").get("total", 0) == 0
+    bundle = signing(
+        api, ref("subject", "Patient/p"), TEAM1, {"name": "package", "valueCanonical": local}
+    )
+    [contract] = by_type(bundle, "Contract")
+    [plan] = by_type(bundle, "CarePlan")
+    assert plan["instantiatesCanonical"] == BASIC + [local]
+    assert events(plan, "personalised.home-nursing") == ["2026-07-04", "2027-01-04"]
+    own = items(terms(contract)["personal-payment"], "Patient/p")[
+        "PlanDefinition/district-home-care"
+    ]
+    assert own["unitPrice"] == {"value": 50.0, "currency": "CNY"} and own["quantity"]["value"] == 1
+    assert totals(contract)["personal-payment"] == 50.0
+    renew = f"Contract/{contract['id']}/$renew"
+    yes = {"name": "consent", "valueBoolean": True}
+    oo = operation(api, renew, yes, {"name": "package", "valueCanonical": PD + "nope"}, status=422)
+    assert oo["issue"][0]["expression"] == ["package[0]"]
+    renewed = operation(api, renew, yes, {"name": "package", "valueCanonical": local})
+    [next_plan] = by_type(renewed, "CarePlan")
+    assert next_plan["instantiatesCanonical"] == BASIC + [local]
+    assert events(next_plan, "personalised.home-nursing") == ["2027-07-04", "2028-01-04"]
+
+
 def test_one_active_contract_and_transfer(api: TestClient) -> None:
     provider(api, "1")
     provider(api, "2")
