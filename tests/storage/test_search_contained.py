@@ -376,3 +376,13 @@ def test_bulk_written_containers_are_searchable(db: SqlDatabase, registry: Searc
         "MedicationRequest/bulk0#med",
         "MedicationRequest/bulk1#med",
     ]
+
+
+def test_postgresql_plans_each_search_with_its_values(db: SqlDatabase) -> None:
+    """A prepared search statement must not fall back to a generic plan blind to the values
+    (a common code scanned every token row of the type that way)."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL plan cache only")
+    with db.unit_of_work(write=False) as uow:
+        mode = uow.connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+    assert mode == "force_custom_plan"

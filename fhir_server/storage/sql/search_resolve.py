@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from ...core.errors import bad_request
 from ...search import concepts
 from ...search import values as v
-from ...search.params import AnyOf, Clause, Condition, Negation, SearchRequest
+from ...search.params import AnyOf, ByType, Clause, Condition, Negation, SearchRequest
 from .search_tables import search_uri
 from .tables import resource
 
@@ -100,6 +100,8 @@ def resolve_concepts(
             return Negation(walk(expr.item))
         if isinstance(expr, AnyOf):
             return AnyOf(tuple(tuple(walk(c) for c in g) for g in expr.groups))
+        if isinstance(expr, ByType):
+            return ByType(tuple((t, None if c is None else walk(c)) for t, c in expr.cases))
         if expr.inner is not None:
             return dataclasses.replace(expr, inner=walk(expr.inner))  # type: ignore[arg-type]
         if any(isinstance(x, v.ConceptValue) for x in expr.values):
