@@ -7,8 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from fhir_server.app import build_components
+from fhir_server.app import PackagedDefinitions, build_components
 from fhir_server.cli import app
+from fhir_server.conformance.ig import load_ig_resources
+from fhir_server.core.errors import Issue
 from fhir_server.services.context import RequestContext
 from fhir_server.services.repository import FhirRepository
 from tests.api.conftest import make_settings
@@ -25,8 +27,15 @@ def _repo(database_url: str) -> FhirRepository:
 def test_db_upgrade_seeds_service_packages_idempotently(database_url: str) -> None:
     first = runner.invoke(app, ["db", "upgrade", "--database-url", database_url])
     assert first.exit_code == 0, first.output
-    assert "definitions seeded" in first.output
+    packaged = load_ig_resources()
+    assert f"; {len(packaged)} definitions seeded" in first.output  # every one, in one transaction
     repo = _repo(database_url)
+    for resource in packaged[:: max(1, len(packaged) // 25)]:  # stored as shipped, version 1
+        stored = repo.read(resource["resourceType"], resource["id"])
+        assert stored.version_id == 1
+        assert {k: v for k, v in stored.content.items() if k != "meta"} == {
+            k: v for k, v in resource.items() if k != "meta"
+        }
     for pid in (
         "basic-public-health",
         "basic-medical",
@@ -41,6 +50,30 @@ def test_db_upgrade_seeds_service_packages_idempotently(database_url: str) -> No
     second = runner.invoke(app, ["db", "upgrade", "--database-url", database_url])
     assert second.exit_code == 0 and "; 0 definitions seeded" in second.output
     repo.components.database.dispose()
+
+
+class _Refusing:
+    profiles = None
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+
+    def validate(self, resource: dict, profiles: object = ()) -> list[Issue]:
+        self.seen.append(resource)
+        return [Issue("error", "invariant", "refused", ("Patient",), None)]
+
+
+def test_seeding_trusts_only_the_packaged_content() -> None:
+    """The seed skips re-validating a definition only when it is the packaged one byte for byte
+    (their validity is proven by tests/unit/conformance/test_seed_definitions.py)."""
+    packaged = [r for r in load_ig_resources() if r["resourceType"] == "PlanDefinition"][:2]
+    inner = _Refusing()
+    trusting = PackagedDefinitions(inner, packaged)
+    assert trusting.validate(dict(reversed(list(packaged[0].items())))) == []  # key order aside
+    changed = {**packaged[1], "title": "changed"}
+    assert [i.diagnostics for i in trusting.validate(changed)] == ["refused"]
+    assert trusting.validate(packaged[0], ["http://example.org/p"])  # a named profile: validated
+    assert inner.seen == [changed, packaged[0]]
 
 
 def test_import_and_export_round_trip(database_url: str, tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ def running_server(database_url: str, tmp_path: Path, *args: str) -> Iterator[Se
             stderr=err,
         )
     server = Server(f"http://127.0.0.1:{port}", proc, database_url, log)
-    deadline = time.monotonic() + 300  # start-up migrates and seeds; slow on a busy machine
+    # Start-up migrates and seeds (one transaction, packaged definitions not re-validated: ~10 s
+    # on a busy 2-core machine); the limit only catches a server that never comes up.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{server.base}/readyz", timeout=1).status_code == 200:
