@@ -219,36 +219,18 @@ def _copy(
     done: list[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]],
     now: datetime,
 ) -> None:
+    bodies = [orjson.dumps(res).decode() for res, _rows in done]  # once for both tables
     with conn.cursor() as cur:
         with cur.copy(
             "COPY resource (res_type, res_id, version_id, last_updated, deleted, content) FROM STDIN"
         ) as cp:
-            for res, _rows in done:
-                cp.write_row(
-                    (
-                        res["resourceType"],
-                        res["id"],
-                        1,
-                        now,
-                        False,
-                        orjson.dumps(res).decode(),
-                    )
-                )
+            for (res, _rows), body in zip(done, bodies, strict=True):
+                cp.write_row((res["resourceType"], res["id"], 1, now, False, body))
         with cur.copy(
             "COPY resource_history (res_type, res_id, version_id, last_updated, method, deleted, content) FROM STDIN"
         ) as cp:
-            for res, _rows in done:
-                cp.write_row(
-                    (
-                        res["resourceType"],
-                        res["id"],
-                        1,
-                        now,
-                        "POST",
-                        False,
-                        orjson.dumps(res).decode(),
-                    )
-                )
+            for (res, _rows), body in zip(done, bodies, strict=True):
+                cp.write_row((res["resourceType"], res["id"], 1, now, "POST", False, body))
         contained = ("res_type", "res_id", "container_type", "container_id", "local_id", "content")
         with cur.copy(f"COPY search_contained ({', '.join(contained)}) FROM STDIN") as cp:
             for _res, rows in done:
