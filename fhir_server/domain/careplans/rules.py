@@ -34,12 +34,13 @@ packages"); `$apply` follows http://hl7.org/fhir/R4/plandefinition-operation-app
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from fhirpathpy import evaluate
+from fhirpathpy import compile as compile_fhirpath
 
 SERVICE_ITEM = "https://jiayi.health/fhir/CodeSystem/service-item"
 COMPARATOR = "https://jiayi.health/fhir/StructureDefinition/timing-comparator"
@@ -194,6 +195,12 @@ def applies_in(
     return False, pending
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(expression: str) -> Any:
+    """A condition parsed once (parsing is most of the cost; the date is part of the text)."""
+    return compile_fhirpath(expression)
+
+
 def evaluate_conditions(
     conditions: Sequence[Condition],
     subject: Mapping[str, Any],
@@ -206,9 +213,8 @@ def evaluate_conditions(
     for cond in conditions:
         if cond.language == "text/fhirpath":
             expr = cond.expression.replace("today()", f"@{on.isoformat()}")
-            result = evaluate(
+            result = _compiled(expr)(
                 dict(subject),
-                expr,
                 {"subject": dict(subject), "keyPopulations": list(key_populations)},
             )
             if result != [True]:
