@@ -165,6 +165,16 @@ def migrate(database_url: str) -> None:
         raise RuntimeError(f"jiayi db upgrade failed:\n{result.stdout}\n{result.stderr}")
 
 
+def _other_sections(results: Path) -> str:
+    """What follows the REST section of RESULTS.md (other benchmarks, each opening with an HTML
+    comment marker such as `<!-- pushes:begin -->`): kept as it is."""
+    if not results.is_file():
+        return ""
+    existing = results.read_text(encoding="utf-8")
+    at = existing.find("\n<!-- ")
+    return "" if at < 0 else "\n" + existing[at + 1 :]
+
+
 def index_row_count(url: str) -> int | None:
     """Rows in Jiayi's search-index tables (`search_*`), or None where there are none."""
     with psycopg.connect(libpq_url(url)) as conn:
@@ -697,7 +707,8 @@ def run(config: Config) -> int:
                 f"target {scenario} ≥ {share:.0%} of baseline: [{colour}]{'met' if met else 'NOT met'}[/{colour}]"
             )
         if config.results is not None:
-            config.results.write_text(markdown(rows, config, info, started), encoding="utf-8")
+            text = markdown(rows, config, info, started).rstrip("\n") + "\n"
+            config.results.write_text(text + _other_sections(config.results), encoding="utf-8")
             console.print(f"wrote {config.results}")
         console.print("  stopping servers, dropping databases …")
     return 0
