@@ -8,6 +8,12 @@
   (chord length) that SQLite and PostgreSQL evaluate alike — `near` inside `_sort`, chains, `_has`
   and `_filter` is exact, not just a bounding box.  Existing rows are filled here.
 
+- PostgreSQL extended statistics (dependencies, most-common values) over the value columns of
+  `search_token` and `search_reference`: their columns are strongly correlated (a code belongs to
+  one system, a parameter to one type), and without these the planner estimated one row for a
+  common code and sorted every match instead of walking the primary key (`_has`, `_include` and
+  chains at 30 k resources: 45 → 14 ms, 39 → 0.2 ms, 30 → 8 ms).
+
 Tables in storage/sql/search_tables.py.
 
 Revision ID: 0012
@@ -58,6 +64,12 @@ def _fill_positions(bind: sa.Connection) -> None:
         )
 
 
+_STATISTICS = {
+    "st_search_token_value": ("search_token", "res_type, param, system, code"),
+    "st_search_reference_value": ("search_reference", "res_type, param, target_type, target_id"),
+}
+
+
 def upgrade() -> None:
     op.create_table(
         "search_contained",
@@ -74,9 +86,17 @@ def upgrade() -> None:
     for name in ("x", "y", "z"):
         op.add_column("search_position", sa.Column(name, _float, nullable=True))
     _fill_positions(op.get_bind())
+    if op.get_bind().dialect.name == "postgresql":
+        for name, (table, columns) in _STATISTICS.items():
+            op.execute(
+                f"CREATE STATISTICS IF NOT EXISTS {name} (dependencies, mcv) ON {columns} FROM {table}"
+            )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name in _STATISTICS:
+            op.execute(f"DROP STATISTICS IF EXISTS {name}")
     with op.batch_alter_table("search_position") as batch:
         for name in ("x", "y", "z"):
             batch.drop_column(name)
