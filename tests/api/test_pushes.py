@@ -763,3 +763,31 @@ def test_planner_statistics_are_refreshed_after_large_writes(
         assert analysed is not None
     finally:
         db.dispose()
+
+
+def test_a_second_contract_year_avoids_the_first_years_items(
+    repo: FhirRepository, tmp_path: Path
+) -> None:
+    """A two-year contract is planned year by year; the second year's routine items prefer those
+    not sent in the first (`PushPlanStore.history`), still covering every required topic."""
+    contract = repo.read("Contract", "c-adult").content
+    contract["applies"]["end"] = (add_months(START, 24) - timedelta(days=1)).isoformat()
+    contract.pop("meta", None)
+    _put(repo, contract)
+    service, _, _ = _service(repo, tmp_path)
+    service.run(START)
+    second = add_months(START, 12)
+    # the adult's second year, and midmonth's first (its contract runs to 2027-03-14)
+    assert service.run(second).planned == 2
+    store = repo.components.push_plans()
+    first_year, second_year = store.plans_of("adult")
+    assert (first_year["year_start"], second_year["year_start"]) == (START, second)
+    library = load_library()
+    by_id = library.by_id()
+    items = [{s["item"] for s in plan["slots"]} for plan in (first_year, second_year)]
+    assert all(len(plan["slots"]) == 12 for plan in (first_year, second_year))
+    assert missing_topics([by_id[i] for i in items[1]], library) == []
+    routine = [{s["item"] for s in p["slots"] if not s["p"]} for p in (first_year, second_year)]
+    assert routine[1] != routine[0] and len(routine[1] & routine[0]) < len(routine[0])
+    (push,) = [p for p in _pushes(repo, "adult") if p["sent"][:10] == second.isoformat()]
+    assert M.kind_of(push) is not None
