@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +25,7 @@ from ..core import errors as E
 from ..core.clock import fhir_instant
 from ..core.jsonio import dumps, loads
 from ..rest.responses import error_response
+from ..services.audit import AuditRecord
 from ..services.context import ServerComponents
 from ..settings import Settings
 from .params import ExportRequest, parse_export, to_json
@@ -80,7 +82,36 @@ def build_bulk_router(
     requires_token = settings.auth == "smart"
 
     def who(request: Request, req: ExportRequest | None) -> Any:
-        return authorize(request, req) if authorize is not None else None
+        found = authorize(request, req) if authorize is not None else None
+        request.state.bulk_principal = found  # for the audit trail (authorize sets it for a 403)
+        return found
+
+    def audit(request: Request, status: int, content: bytes | None = None) -> None:
+        """An AuditEvent for a kick-off or a file download (issue 5: every access and denial);
+        a file's entities are the first resources it holds (the writer keeps 50)."""
+        principal = getattr(request.state, "bulk_principal", None)
+        if components.audit is None or (principal is None and status not in (401, 403)):
+            return
+        shown = None
+        if content:
+            lines = content.split(b"\n", 50)[:50]
+            shown = {"resourceType": "Bundle", "entry": [
+                {"resource": loads(line)} for line in lines if line.strip()
+            ]}  # fmt: skip
+        components.audit.record(
+            AuditRecord(
+                recorded=datetime.now(UTC),
+                method=request.method,
+                path=request.url.path.removeprefix("/fhir/"),
+                query=request.url.query,
+                status=status,
+                source_ip=request.client.host if request.client else None,
+                request_id=getattr(request.state, "request_id", "") or "",
+                principal=principal if hasattr(principal, "kind") else None,
+                resource=shown,
+                interaction="operation",
+            )
+        )
 
     def caller(request: Request, req: ExportRequest | None) -> str | None:
         found = who(request, req)
@@ -128,9 +159,12 @@ def build_bulk_router(
             )
             await run_in_threadpool(store.create, job, now)
         except E.FhirError as exc:
+            audit(request, exc.status)
             return error_response(exc)
         except ValueError as exc:
+            audit(request, 400)
             return error_response(E.bad_request(f"Unparseable body: {exc}"))
+        audit(request, 202)
         if start_jobs:
             background.kick()
         return Response(
@@ -204,7 +238,9 @@ def build_bulk_router(
                     404, E.error("not-found", "No such export file", message_id="JY-0404")
                 )
         except E.FhirError as exc:
+            audit(request, exc.status)
             return error_response(exc)
+        audit(request, 200, content)
         return Response(content, 200, media_type=NDJSON)
 
     for path, fn in (

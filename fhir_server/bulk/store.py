@@ -83,7 +83,12 @@ class ExportStore:
     def claim(self, owner: str, now: datetime, lease: timedelta) -> str | None:
         """Take one job that is waiting, or whose worker's lease ran out."""
         j = bulk_export_job
-        with self.engine.begin() as conn:
+        # SQLite: take the write lock up front; a deferred read-then-write transaction fails
+        # ("database is locked") when another writer (the audit trail) commits in between.
+        with (
+            self.engine.connect() as conn,
+            conn.execution_options(sqlite_begin="IMMEDIATE").begin(),
+        ):
             candidates = conn.execute(
                 select(j.c.id)
                 .where(

@@ -110,6 +110,57 @@ def test_the_export_runs_with_the_clients_access(world: World) -> None:
     assert [orjson.loads(line)["id"] for line in lines] == ["vs"]  # not the other Observations
 
 
+def test_the_export_honours_a_residents_consent(world: World) -> None:
+    """A back-end client acting for an Organization that resident a's Consent refuses exports
+    nothing of a (issue 5, Consent in workflows); an unbound client still gets everything."""
+    optin = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    role = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                        "code": "IRCP"}]}  # fmt: skip
+    world.repo.update(
+        "Consent",
+        "no-hospital",
+        {
+            "resourceType": "Consent",
+            "id": "no-hospital",
+            "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": "Patient/a"},
+            "policyRule": {"coding": [{"system": optin, "code": "OPTIN"}]},
+            "provision": {"type": "permit", "provision": [
+                {"type": "deny", "actor": [{"role": role,
+                                            "reference": {"reference": "Organization/hosp"}}]},
+            ]},
+        },
+    )  # fmt: skip
+
+    def exported(headers: dict[str, str]) -> dict[str, list[str]]:
+        r = world.client.get("/fhir/$export?_type=Patient,Observation", headers=headers)
+        assert r.status_code == 202, r.text
+        status = _path(r.headers["content-location"])
+        _run(world)
+        done = world.client.get(status, headers=headers)
+        assert done.status_code == 200, done.text
+        out: dict[str, list[str]] = {}
+        for item in done.json()["output"]:
+            lines = world.client.get(_path(item["url"]), headers=headers).content.splitlines()
+            out.setdefault(item["type"], []).extend(orjson.loads(x)["id"] for x in lines)
+        return {t: sorted(ids) for t, ids in out.items()}
+
+    scope = "system/Patient.rs system/Observation.rs"
+    hospital = {**ASYNC, **world.headers(scope, kind="system", client_id="hosp-client",
+                                         organization="hosp")}  # fmt: skip
+    assert exported(hospital) == {
+        "Patient": ["b"],
+        "Observation": ["ob", "ob2", "ob3", "secret"],
+    }
+    assert exported(_system(world, scope)) == {
+        "Patient": ["a", "b"],
+        "Observation": ["oa", "oa2", "oa3", "ob", "ob2", "ob3", "secret"],
+    }
+
+
 def test_error_file_holds_operation_outcomes(world: World) -> None:
     headers = _system(world, "system/*.rs")
     r = world.client.get(
@@ -155,3 +206,44 @@ def test_raw_plus_and_the_public_base(public: TestClient) -> None:
         "https://fhir.example.cn/fhir/$export?_outputFormat=application/fhir+ndjson&_type=Patient"
     )
     assert manifest["output"][0]["url"].startswith("https://fhir.example.cn/fhir/bulkfiles/")
+
+
+def test_kickoffs_downloads_and_denials_are_audited(world: World) -> None:
+    """Bulk Data goes around the FHIR router, but not around the audit trail (issue 5): the
+    kick-off, a refused kick-off and each file download leave an AuditEvent naming the client,
+    and a download names the residents it disclosed."""
+    headers = _system(world, "system/Patient.rs", client_id="audited-client")
+    refused = _system(world, "system/Observation.rs", client_id="audited-client")
+    assert world.client.get("/fhir/$export?_type=Patient", headers=refused).status_code == 403
+    status = _path(
+        world.client.get("/fhir/$export?_type=Patient", headers=headers).headers["content-location"]
+    )
+    _run(world)
+    [output] = world.client.get(status, headers=headers).json()["output"]
+    assert world.client.get(_path(output["url"]), headers=headers).status_code == 200
+    world.client.app.state.components.audit.close()  # type: ignore[attr-defined]  # flush
+    auditor = world.headers(
+        "user/AuditEvent.rs", kind="user", role="auditor", fhir_user="Practitioner/aud"
+    )
+    r = world.client.get(
+        "/fhir/AuditEvent",
+        params={"agent:identifier": "https://jiayi.health/fhir/sid/client-id|audited-client",
+                "_count": "100"},
+        headers=auditor,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    events = [e["resource"] for e in r.json().get("entry", [])]
+    seen = sorted(
+        (e["outcomeDesc"].split(" (")[0].split("?")[0], e["outcome"])
+        for e in events
+        if "export" in e["outcomeDesc"] or "bulkfiles" in e["outcomeDesc"]
+    )
+    assert seen == [
+        ("HTTP 200 GET /" + output["url"].split("/fhir/", 1)[1], "0"),
+        ("HTTP 202 GET /$export", "0"),
+        ("HTTP 403 GET /$export", "4"),
+    ], seen
+    download = next(e for e in events if "bulkfiles" in e["outcomeDesc"])
+    assert {"Patient/a", "Patient/b"} <= {
+        x["what"]["reference"] for x in download.get("entity", []) if "what" in x
+    }
