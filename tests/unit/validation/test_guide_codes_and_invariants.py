@@ -217,3 +217,31 @@ def test_an_invariant_that_cannot_be_evaluated_is_reported(
     validator, patient = _with_invariant(expression)
     found = [(i.message_id, i.expression[0]) for i in validator.validate(patient) if i.is_error]
     assert found == ([] if reported is None else [(reported, "Patient.name[0]")])
+
+
+def _task(system: str, code: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "order",
+        "for": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("cs_id", "known"),
+    [
+        ("primary-care-service", "shortage-drug-registration"),
+        ("primary-care-service", "five-ones.weight-waist"),
+        ("publicity-day", "chongyang"),
+        ("community-setting", "school"),
+        ("contract-audit", "no-contact"),
+    ],
+)
+def test_seed_concept_codes_are_checked(validator: Validator, cs_id: str, known: str) -> None:
+    """The code systems that give the homeless seed concepts a home are enforced like the others:
+    their codes pass on an unbound element, an invented one is an error at the coding."""
+    assert [i for i in validator.validate(_task(CS + cs_id, known)) if i.is_error] == []
+    errors = [i for i in validator.validate(_task(CS + cs_id, "no-such-code")) if i.is_error]
+    assert len(errors) == 1 and errors[0].expression[0].startswith("Task.code.coding[0]"), errors
