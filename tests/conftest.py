@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,24 @@ def _restore_server_logging() -> Iterator[None]:
         logger = logging.getLogger(name)
         logger.handlers[:] = handlers
         logger.propagate, logger.level, logger.disabled = propagate, level, disabled
+
+
+def _fastapi_call_caches() -> list[Any]:
+    """FastAPI's module-level `lru_cache`s (4 096 entries each) that classify endpoint callables:
+    they keep every app's endpoint closures — and through them its ServerComponents, ~30 MB
+    each — alive long after the test that built the app.  A server builds one app, so only the
+    test suite (thousands of apps per worker) grows by gigabytes and got OOM-killed."""
+    import fastapi.dependencies.models as models
+
+    return [f for f in vars(models).values() if callable(getattr(f, "cache_clear", None))]
+
+
+@pytest.fixture(autouse=True)
+def _release_apps() -> Iterator[None]:
+    """Drop FastAPI's references to the apps this test built, so their components are freed."""
+    yield
+    for cached in _fastapi_call_caches():
+        cached.cache_clear()
 
 
 def _empty_all_tables(db: SqlDatabase) -> None:
