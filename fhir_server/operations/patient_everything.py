@@ -1,8 +1,7 @@
 """`Patient/[id]/$everything` (R4 patient-operation-everything.html): the resident's record as a
 searchset Bundle — the Patient, the Patient compartment (what the caller may read, through the
 gate) and supporting resources as `include` entries; `_since`, `_type`, `start`/`end`, `_count`
-with `next` links.  Only for the resident's own patient-scoped token, administrators and
-back-end clients (`domain.sync.record.check_record_access`).  The record: `domain.sync.record`."""
+with `next` links.  Only for the resident's own patient-scoped token (`domain.sync.record.check_record_access`).  The record: `domain.sync.record`."""
 
 from __future__ import annotations
 

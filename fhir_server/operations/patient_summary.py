@@ -1,6 +1,6 @@
 """`Patient/[id]/$summary`: the resident's summary document (a document Bundle with an
 IPS-style Composition: `domain.sync.summary`), built from the record the caller may read.  Only
-for the resident's own patient-scoped token, administrators and back-end clients — the same
+for the resident's own patient-scoped token — the same
 document the health-record store receives (`adapters/health_record`)."""
 
 from __future__ import annotations

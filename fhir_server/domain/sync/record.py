@@ -35,10 +35,12 @@ def compartment_types() -> list[str]:
 
 
 def check_record_access(principal: Any, patient_id: str, operation: str) -> None:
-    """`$everything` / `$summary`: a patient-scoped token of this resident, an administrator, a
-    back-end (system) client, or the server itself (authorisation off).  A patient-scoped token
-    of another resident gets 404 (the record is outside its reach), any other caller 403."""
-    if principal is None or principal.kind == "system" or principal.role == "admin":
+    """`$everything` / `$summary` are for the resident's own patient-scoped token only (issue 9:
+    "served to a patient-scoped token only"), or the server itself (authorisation off).  A
+    patient-scoped token of another resident gets 404 (the record is outside its reach); every
+    other caller — doctors, administrators, back-end clients (they have Bulk Data `$export`) —
+    403."""
+    if principal is None:
         return
     if principal.patient:
         if principal.patient != patient_id:
@@ -46,7 +48,7 @@ def check_record_access(principal: Any, patient_id: str, operation: str) -> None
         return
     raise forbidden(
         f"Access denied: ${operation} is for the resident's own patient-scoped token "
-        "(launch/patient), administrators and back-end clients"
+        "(launch/patient) only"
     )
 
 
