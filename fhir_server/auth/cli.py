@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -163,7 +163,8 @@ def launch_command(
     from .smart.launch import create_launch
     from .store import AuthStore
 
-    settings = Settings(**({"base_url": base_url} if base_url else {}))
+    overrides: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    settings = Settings(**overrides)  # the JIAYI_* environment fills the rest
     db = _database(database_url)
     try:
         store = AuthStore(db.engine)

@@ -196,7 +196,7 @@ def _pushes(demo: Demo, starts: Iterable[date], progress: Progress, summary: Dem
     repo = demo.repo()
     for day in days:
         run = repo.current_or_none("Task", f"job-pushes-{day:%Y%m%d}")
-        if run is None or run.deleted or run.content.get("status") != "completed":
+        if run is None or run.deleted or (run.content or {}).get("status") != "completed":
             comps = dataclasses.replace(demo.components, clock=FixedClock(cst_noon(day)))
             summary.pushes.append(run_job(demo.components.settings, comps, "pushes", day))
         advance(1)

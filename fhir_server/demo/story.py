@@ -142,7 +142,7 @@ def baseline(member: Resident, seed: int, on: date) -> Baseline:
     age = age_on(member.birth_date, on)
     codes = {c for _, c in member.conditions}
     if age < 7:
-        height = 50 + min(age, 1) * 25 + max(0, min(age, 2) - 1) * 12 + max(0, age - 2) * 7
+        height = 50.0 + min(age, 1) * 25 + max(0, min(age, 2) - 1) * 12 + max(0, age - 2) * 7
         bmi = rng.gauss(16, 1)
     else:
         adult = 170 if member.sex == "male" else 158

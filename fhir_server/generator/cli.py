@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -65,7 +65,8 @@ def generate_command(
     from ..app import prepare_database
     from ..settings import Settings
 
-    settings = Settings(**({"database_url": database_url} if database_url else {}))
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    settings = Settings(**overrides)  # the JIAYI_* environment fills the rest
     started = time.monotonic()
     prepare_database(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -3,13 +3,13 @@ OperationDefinition's `parameter` list (http://hl7.org/fhir/R4/operations.html).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import errors as E
 
-_PRIMITIVE_FROM_QUERY = {
+_PRIMITIVE_FROM_QUERY: dict[str, Callable[[str], Any]] = {
     "boolean": lambda v: {"true": True, "false": False}[v],
     "integer": int,
     "positiveInt": int,

@@ -175,9 +175,10 @@ class Integrations:
         rounds.append(self.background_exports.kick)
         return rounds
 
-    def attach(self, writer: OutboxWriter | None) -> None:
-        """Wake the pump after every commit that recorded an event."""
-        if writer is not None:
+    def attach(self, writer: object) -> None:
+        """Wake the pump after every commit that recorded an event (the database's outbox hook:
+        an `OutboxWriter`; no hook, nothing to wake)."""
+        if isinstance(writer, OutboxWriter):
             writer.on_commit(self.pump.wake)
 
     def drain(self) -> str:

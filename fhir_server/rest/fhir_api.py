@@ -75,7 +75,8 @@ def _audit(
     sink = components.audit
     if sink is None or (principal is None and status not in (401, 403)):
         return
-    interaction, targets, query = "", (), request.url.query
+    interaction, query = "", request.url.query
+    targets: tuple[str, ...] = ()
     named = fhir_request or FhirRequest(
         request.method, path, list(request.query_params.multi_items())
     )

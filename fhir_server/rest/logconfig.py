@@ -17,7 +17,7 @@ from typing import Any, TextIO
 JIAYI_LOGGER = "jiayi"
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """A stream handler writing to whatever `sys.stderr` is when a record is emitted, not the
     stream it was when logging was configured: a replaced stream (a test runner's capture, a
     closed pipe of an embedding process) never turns log lines into "--- Logging error ---"."""
@@ -25,7 +25,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

@@ -588,9 +588,13 @@ class FhirRepository:
                 records.append(
                     StoredResource(resource_type, content["id"], 1, now, False, content, "PUT")
                 )
-                rows.append(
-                    lambda ex, s=skeleton, v=values, c=content: cache.rows.rows(ex, s, v, c)
-                )
+
+                def template_rows(
+                    ex: Any, s: Any = skeleton, v: Any = values, c: Any = content
+                ) -> Any:
+                    return cache.rows.rows(ex, s, v, c)
+
+                rows.append(template_rows)
             bulk = getattr(uow.resources, "write_new_many", None)
             if bulk is not None:
                 written: list[StoredResource] = bulk(records, rows)

@@ -75,7 +75,7 @@ def plain_path(expression: str, resource_type: str) -> list[list[Step]] | None:
             part, cast = m["path"].strip(), m["type"]
         if not part.startswith(resource_type + "."):
             return None
-        rest, steps = part[len(resource_type) :], []
+        rest, steps = part[len(resource_type) :], list[Step]()
         while rest:
             m = _STEP.match(rest)
             if m is None:

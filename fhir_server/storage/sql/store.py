@@ -38,6 +38,7 @@ class SearchIndexer(Protocol):
     Called inside the writing transaction, so index rows and resource change together."""
 
     registry: Any
+    extractor: Any  # search.extract.Extractor over `registry`
 
     def index(self, conn: Connection, dialect: str, record: StoredResource) -> None: ...
 
