@@ -32,7 +32,8 @@ from fhir_server.domain.sync.ports import (
 )
 from fhir_server.domain.sync.record import compartment_types, patient_record
 from fhir_server.domain.sync.summary import summary_document
-from fhir_server.services.consent import ConsentEvaluator, ConsentRequest, search_all
+from fhir_server.services.consent import ConsentEvaluator, ConsentRequest
+from fhir_server.services.every_match import search_all
 
 Ref = tuple[str, str]
 

@@ -29,8 +29,8 @@ from ..core import errors as E
 from ..core.clock import FixedClock
 from ..interactions.model import FhirRequest
 from ..interactions.router import dispatch
-from ..services.consent import search_all
 from ..services.context import RequestContext, ServerComponents
+from ..services.every_match import search_all
 from ..services.repository import FhirRepository
 from ..storage.ports import HistoryQuery
 from . import story

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .every_match import search_all
+
 Verdict = Literal["permit", "deny"]
 RESOURCE_TYPES_SYSTEM = "http://hl7.org/fhir/resource-types"
 GOVERNING_SCOPES = frozenset({"patient-privacy", "treatment"})
@@ -327,16 +329,3 @@ class ConsentEvaluator:
 
     def view(self, patient: str, request: ConsentRequest, resource_type: str) -> TypeView:
         return type_view(self.consents(patient), request, resource_type)
-
-
-def search_all(repo: Any, resource_type: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Every match of a search, following the paging cursor (`repo` should act as the system)."""
-    out: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = [*query, ("_count", "500")] + ([("_cursor", cursor)] if cursor else [])
-        result = repo.search([resource_type], page, page_size=500)
-        out.extend(r.content for r in result.matches if r.content is not None)
-        cursor = result.next_cursor
-        if not cursor:
-            return out

@@ -24,8 +24,8 @@ from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
 from .batch import BatchCache, Instance
-from .consent import search_all
 from .context import RequestContext, ServerComponents, WriteRule
+from .every_match import search_all
 
 _RETRIES = 5
 T = TypeVar("T")

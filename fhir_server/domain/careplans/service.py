@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ...core import errors as E
+from ...services.every_match import search_all
 from ...services.repository import FhirRepository
 from . import build
 from .rules import (
@@ -56,22 +57,6 @@ class MemberPlan:
     packages: list[str]
     activities: list[Activity]
     years: dict[str, int]  # definition canonical → contract years it applies in (fee quantity)
-
-
-def search_all(
-    repo: FhirRepository, rtype: str, query: list[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """Every match of a search, page after page (never truncated)."""
-    out: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = repo.search(
-            [rtype], query + ([("_cursor", cursor)] if cursor else []), page_size=_PAGE
-        )
-        out += [m.content for m in page.matches if m.content]
-        cursor = page.next_cursor
-        if not cursor:
-            return out
 
 
 def _read_canonical(repo: FhirRepository, rtype: str, canonical: str, where: str) -> dict[str, Any]:

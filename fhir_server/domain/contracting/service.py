@@ -19,6 +19,7 @@ from typing import Any
 from ...core import errors as E
 from ...core.clock import fhir_instant
 from ...core.ids import new_id
+from ...services.every_match import search_all
 from ...services.repository import FhirRepository, WriteResult
 from . import rules as R
 from .ports import MemberPlanner
@@ -49,22 +50,6 @@ class SignRequest:
 
 def _fail(code: str, text: str, where: str, status: int = 422) -> E.FhirError:
     return E.FhirError(status, E.error(code, text, where, message_id="JY-6000"))
-
-
-def search_all(
-    repo: FhirRepository, rtype: str, query: list[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """Every match of a search, page after page (never truncated)."""
-    out: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = repo.search(
-            [rtype], query + ([("_cursor", cursor)] if cursor else []), page_size=_PAGE
-        )
-        out += [m.content for m in page.matches if m.content]
-        cursor = page.next_cursor
-        if not cursor:
-            return out
 
 
 def _read(repo: FhirRepository, ref: str | None, rtype: str, where: str) -> dict[str, Any]:

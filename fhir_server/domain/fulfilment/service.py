@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from ...core import errors as E
+from ...services.every_match import search_all
 from ...services.repository import FhirRepository
 from .rules import Tally, combine, tally_plan
 
@@ -17,25 +18,11 @@ EXT_CARE_TEAM = "https://jiayi.health/fhir/StructureDefinition/contract-care-tea
 COUNTED_CONTRACT_STATUSES = ("executed", "renewed", "terminated")
 
 
-def _search(repo: FhirRepository, rtype: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Every match of a search, page after page (never truncated)."""
-    out: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = repo.search(
-            [rtype], query + ([("_cursor", cursor)] if cursor else []), page_size=_PAGE
-        )
-        out += [m.content for m in page.matches if m.content]
-        cursor = page.next_cursor
-        if not cursor:
-            return out
-
-
 def _plans(repo: FhirRepository, contract: Mapping[str, Any]) -> list[dict[str, Any]]:
     ref = f"Contract/{contract['id']}"
     out = []
     for subject in contract.get("subject") or []:
-        for plan in _search(repo, "CarePlan", [("subject", subject.get("reference", ""))]):
+        for plan in search_all(repo, "CarePlan", [("subject", subject.get("reference", ""))]):
             if any(s.get("reference") == ref for s in plan.get("supportingInfo") or []):
                 out.append(plan)
     return out
@@ -46,7 +33,7 @@ def contract_tallies(repo: FhirRepository, contract: Mapping[str, Any], on: date
     for plan in _plans(repo, contract):
         patient = (plan.get("subject") or {}).get("reference", "")
         records = [
-            r for rtype in DELIVERY_TYPES for r in _search(repo, rtype, [("patient", patient)])
+            r for rtype in DELIVERY_TYPES for r in search_all(repo, rtype, [("patient", patient)])
         ]
         tallies += tally_plan(plan, records, on)
     return combine(tallies)
@@ -59,11 +46,11 @@ def _contracts_of(repo: FhirRepository, resource_type: str, rid: str) -> list[di
     ref = f"{resource_type}/{rid}"
     status = [("status", ",".join(COUNTED_CONTRACT_STATUSES))]
     if resource_type == "Organization":
-        return _search(repo, "Contract", [("authority", ref), *status])
+        return search_all(repo, "Contract", [("authority", ref), *status])
     if resource_type == "CareTeam":
         # Contract?care-team= (IG SearchParameter); the extension is checked again so that the
         # answer stays right even where the parameter is not indexed.
-        contracts = _search(repo, "Contract", [("care-team", ref), *status])
+        contracts = search_all(repo, "Contract", [("care-team", ref), *status])
         return [
             c
             for c in contracts

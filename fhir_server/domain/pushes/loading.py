@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ...services.every_match import iter_matches
 from .record import ResidentRecord
 
 _CHUNK = 200
@@ -18,18 +19,8 @@ _CHUNK = 200
 def search_all(
     repo: Any, resource_type: str, query: list[tuple[str, str]]
 ) -> Iterator[dict[str, Any]]:
-    cursor: str | None = None
-    while True:
-        page = repo.search(
-            [resource_type],
-            query + ([("_cursor", cursor)] if cursor else []),
-            page_size=repo.components.max_page_size,
-        )
-        for record in page.matches:
-            yield record.content
-        cursor = page.next_cursor
-        if not cursor:
-            return
+    """Every match, in pages of the server's largest page size."""
+    return iter_matches(repo, resource_type, query, repo.components.max_page_size)
 
 
 def by_patient(

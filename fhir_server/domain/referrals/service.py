@@ -16,6 +16,7 @@ from typing import Any
 
 from ...core import errors as E
 from ...core.clock import fhir_instant
+from ...services.every_match import iter_matches
 from . import rules as R
 from .ports import Repo
 
@@ -48,16 +49,7 @@ def search_all(
     repo: Repo, resource_type: str, query: list[tuple[str, str]]
 ) -> Iterator[dict[str, Any]]:
     """Every match of a search, page after page."""
-    cursor: str | None = None
-    while True:
-        page_query = [*query, ("_count", str(_PAGE))] + ([("_cursor", cursor)] if cursor else [])
-        result = repo.search([resource_type], page_query)
-        for record in result.matches:
-            if record.content is not None:
-                yield record.content
-        cursor = result.next_cursor
-        if not cursor:
-            return
+    return iter_matches(repo, resource_type, query, _PAGE)
 
 
 def now(repo: Repo) -> datetime:
