@@ -39,13 +39,14 @@ from benchmarks.rest_core import (
     migrate,
     throwaway_database,
 )
+from benchmarks.results_file import markers, replace_section
 from fhir_server.generator.generate import Plan, generate
 from fhir_server.generator.output import copy_load, stored_prefix
 from fhir_server.tools.bulk_load import stamp
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
-BEGIN, END = "<!-- generator:begin -->", "<!-- generator:end -->"
+BEGIN, END = markers("generator")
 ON = date(2026, 11, 23)
 TARGET = 5000  # resources/s
 
@@ -162,14 +163,7 @@ def markdown(result: dict[str, Any], resume: str, command: str, workers: int) ->
 
 def write_results(path: Path, section: str) -> None:
     """Replace this benchmark's section of RESULTS.md (between its markers), or append it."""
-    text = path.read_text("utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text, "utf-8")
+    replace_section(path, section, BEGIN, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

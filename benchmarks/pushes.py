@@ -42,6 +42,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.rest_core import DEFAULT_ADMIN_URL, jiayi_command, libpq_url, throwaway_database
+from benchmarks.results_file import markers, replace_section
 from fhir_server.domain.pushes.rules import add_months
 
 START = date(2026, 1, 1)
@@ -50,7 +51,7 @@ TEAM = "https://jiayi.health/fhir/StructureDefinition/contract-care-team"
 CONSENT_CHANNEL = "https://jiayi.health/fhir/StructureDefinition/consent-channel"
 DISTRICTS = ["440103", "440104", "440106", "440111", "440303", "440305", "440306", "440604"]
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- pushes:begin -->", "<!-- pushes:end -->"
+BEGIN, END = markers("pushes")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -376,14 +377,7 @@ def markdown(results: Sequence[SizeResult], command: str) -> str:
 
 
 def write_results(path: Path, section: str) -> None:
-    text = path.read_text("utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    path.write_text(text, "utf-8")
+    replace_section(path, section, BEGIN, END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

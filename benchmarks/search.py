@@ -50,6 +50,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from benchmarks.results_file import markers, replace_section
 from fhir_server.generator.generate import Plan, generate
 from fhir_server.search.params import parse_search
 from fhir_server.search.registry import server_registry
@@ -60,7 +61,7 @@ from fhir_server.tools.bulk_load import bulk_load, libpq
 from .rest_core import DEFAULT_ADMIN_URL, with_database
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- search:begin -->", "<!-- search:end -->"
+BEGIN, END = markers("search")
 console = Console()
 
 CITY = "440100"  # Guangzhou
@@ -557,13 +558,7 @@ def report(results: list[SizeResult], command: str, note: str = "") -> str:
 
 def write_results(text: str, path: Path = RESULTS) -> None:
     """Replace the search section of RESULTS.md (between the markers), or append it."""
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in current and END in current:
-        before, rest = current.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        path.write_text(before + text + after, encoding="utf-8")
-    else:
-        path.write_text(current.rstrip("\n") + "\n\n" + text + "\n", encoding="utf-8")
+    replace_section(path, text, BEGIN, END)
 
 
 def save_raw(results: Iterable[SizeResult], path: Path) -> None:
