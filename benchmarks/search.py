@@ -440,20 +440,25 @@ def table_rows(url: str) -> dict[str, int]:
 
 
 # -- running ---------------------------------------------------------------------------------------
-def database_name(n: int) -> str:
-    return f"jiayi_bench_search_{n}"
+DEFAULT_PREFIX = "jiayi_bench_search_"
+
+
+def database_name(n: int, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}{n}"
 
 
 @contextmanager
-def bench_database(admin_url: str, n: int, *, reuse: bool, keep: bool) -> Iterator[str]:
+def bench_database(
+    admin_url: str, n: int, *, reuse: bool, keep: bool, prefix: str = DEFAULT_PREFIX
+) -> Iterator[str]:
     admin = libpq(admin_url)
-    ident = sql.Identifier(database_name(n))
+    ident = sql.Identifier(database_name(n, prefix))
     if not reuse:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
     try:
-        yield with_database(admin_url, database_name(n))
+        yield with_database(admin_url, database_name(n, prefix))
     finally:
         if not keep:
             with psycopg.connect(admin, autocommit=True) as conn:
@@ -483,7 +488,9 @@ def load(url: str, n: int, workers: int) -> tuple[int, float]:
 
 
 def run_size(args: argparse.Namespace, n: int) -> SizeResult:
-    with bench_database(args.database_url, n, reuse=args.reuse, keep=args.keep) as url:
+    with bench_database(
+        args.database_url, n, reuse=args.reuse, keep=args.keep, prefix=args.db_prefix
+    ) as url:
         db = SqlDatabase(url, registry=server_registry())
         db.upgrade()
         load_s: float | None = None
@@ -493,9 +500,11 @@ def run_size(args: argparse.Namespace, n: int) -> SizeResult:
         with psycopg.connect(libpq(url), autocommit=True) as conn:
             conn.execute("ANALYZE")
         rows = table_rows(url)
+        with psycopg.connect(libpq(url)) as conn:  # what is there (a load may have been cut short)
+            present = int(conn.execute("SELECT count(*) FROM resource").fetchone()[0])
         measured = measure(db, args.repeats)
         db.dispose()
-    return SizeResult(n, load_s, rows, measured, args.repeats)
+    return SizeResult(present, load_s, rows, measured, args.repeats)
 
 
 def _target(kind: str) -> float:
@@ -573,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=40, help="measurement rounds")
     parser.add_argument("--workers", type=int, default=2, help="index-extraction processes")
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument(
+        "--db-prefix", default=DEFAULT_PREFIX, help="database name prefix (the size is appended)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure databases kept earlier")
     parser.add_argument(
@@ -585,10 +597,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.load_only:
         for n in sizes:
-            with bench_database(args.database_url, n, reuse=False, keep=True) as url:
+            with bench_database(
+                args.database_url, n, reuse=False, keep=True, prefix=args.db_prefix
+            ) as url:
                 SqlDatabase(url, registry=server_registry()).upgrade()
                 written, seconds = load(url, n, args.workers)
-                console.print(f"{database_name(n)}: {written:,} resources in {seconds:,.0f} s")
+                console.print(
+                    f"{database_name(n, args.db_prefix)}: {written:,} resources in {seconds:,.0f} s"
+                )
         return 0
     results = [run_size(args, n) for n in sizes]
     command = "python -m benchmarks search " + " ".join(

@@ -78,6 +78,11 @@ def age_rewrite(
     return rewrite
 
 
-def standard_computed(today: Callable[[], date] = date.today) -> list[ComputedParam]:
-    """The computed parameters every server registry carries."""
+def standard_computed(today: Callable[[], date] | None = None) -> list[ComputedParam]:
+    """The computed parameters every server registry carries; `age` counts years at `today`
+    (default: the date of the request being served, `core.clock.serving_today`)."""
+    if today is None:
+        from ..core.clock import serving_today
+
+        today = serving_today
     return [ComputedParam("age", ("Patient",), age_rewrite(today), AGE_DOCUMENTATION, "number")]

@@ -10,11 +10,12 @@ reports it, else by shape).  Rows are plain tuples, ready for bulk insert by the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,16 @@ from fhirpathpy.models import models
 
 from . import text
 from .dates import date_range, period_range
+from .plain_paths import (
+    Step,
+    Undecided,
+    absent,
+    plain_path,
+    presence_path,
+    root_fields,
+    run_plain,
+    run_presence,
+)
 from .references import parse_reference
 from .registry import SearchParam, SearchRegistry, narrow_expression, split_union
 
@@ -108,6 +119,12 @@ def sort_rows(
     return result
 
 
+#: a reader of an expression straight from the JSON and its steps (see `plain_paths`)
+_Plain = tuple[
+    Callable[[list[list[Step]], dict[str, Any], str], list[tuple[Any, Any]]], list[list[Step]]
+]
+
+
 @dataclass(frozen=True)
 class _Node:
     type: str | None
@@ -134,9 +151,32 @@ def _cut(value: str | None) -> str | None:
 class Extractor:
     """Evaluates parameter expressions of one registry (compiled once per registry instance)."""
 
-    def __init__(self, registry: SearchRegistry, base_url: str | None = None) -> None:
+    def __init__(
+        self, registry: SearchRegistry, base_url: str | None = None, *, plain: bool = True
+    ) -> None:
         self.registry = registry
         self.base_url = base_url
+        self.plain = plain  # False: every expression through the FHIRPath engine (tests compare)
+
+    def _plain_paths(self, resource_type: str, param: SearchParam) -> _Plain | None:
+        """How to read `param`'s expression on `resource_type` without the engine: a plain
+        path (`run_plain`) or a presence flag (`run_presence`); None when the engine must."""
+        key = ("plain", resource_type, param.code)
+        cache = self.registry.compiled
+        if key not in cache:
+            expression, _required = narrow_expression(param.expression, resource_type)
+            found: _Plain | None = None
+            if expression:
+                if (paths := plain_path(expression, resource_type)) is not None:
+                    found = (run_plain, paths)
+                elif (paths := presence_path(expression, resource_type)) is not None:
+                    found = (run_presence, paths)
+            cache[key] = found
+            cache[("roots", resource_type, param.code)] = (
+                root_fields(expression, resource_type) if expression and found is None else None
+            )
+        plain: _Plain | None = cache[key]
+        return plain
 
     def _compiled(self, resource_type: str, param: SearchParam) -> Any:
         key = ("extract", resource_type, param.code)
@@ -153,6 +193,20 @@ class Extractor:
         return cache[key]
 
     def values(self, resource: dict[str, Any], param: SearchParam) -> list[_Node]:
+        """The items of `param`'s expression in `resource`: a plain path read straight from the
+        JSON (`plain_paths`), anything else (or data a plain reading cannot decide) by fhirpathpy."""
+        if self.plain:
+            plain = self._plain_paths(resource["resourceType"], param)
+            if plain is not None:
+                run, paths = plain
+                try:
+                    found = run(paths, resource, resource["resourceType"])
+                    return [_Node(t, v) for t, v in found if v is not None]
+                except Undecided:
+                    pass
+            roots = self.registry.compiled[("roots", resource["resourceType"], param.code)]
+            if roots is not None and absent(roots, resource):
+                return []  # a navigation from fields the resource does not have
         fn, _required = self._compiled(resource["resourceType"], param)
         if fn is None:
             return []
@@ -195,7 +249,27 @@ class Extractor:
             ):
                 inner = {k: v for k, v in item.items() if k != "contained"}
                 rows.contained.append((item["resourceType"], item["id"], item, self.extract(inner)))
+        rows.reference = self._local_references(resource, rows)
         return rows.dedupe()
+
+    def _local_references(self, resource: dict[str, Any], rows: IndexRows) -> list[Any]:
+        """References to contained resources (`#local`) become (type, contained key) rows, so
+        `_revinclude` finds the container of a contained match; unresolvable ones are dropped."""
+        local = {lid: t for t, lid, _content, _rows in rows.contained}
+        rtype, rid = resource["resourceType"], resource.get("id")
+        out = []
+        for code, target_type, target_id, url in rows.reference:
+            if not (isinstance(url, str) and url.startswith("#")):
+                out.append((code, target_type, target_id, url))
+                continue
+            found = local.get(url[1:])
+            param = self.registry.get(rtype, code)
+            if found is None or not isinstance(rid, str):
+                continue
+            if param is not None and param.target and found not in param.target:
+                continue
+            out.append((code, found, contained_key(rtype, rid, url[1:]), None))
+        return out
 
     def rows_for(self, resource: dict[str, Any], params: Iterable[SearchParam]) -> IndexRows:
         """The index rows of just `params` (in-memory matching, e.g. access restrictions)."""
@@ -244,9 +318,10 @@ class Extractor:
             rows.token.extend((f"{p.code}:of-type", *t) for t in of_type_values(node.data))
 
     def _string(self, rows: IndexRows, p: SearchParam, nodes: list[_Node], _r: Any) -> None:
+        pinyin = names_param(p.expression)
         for node in nodes:
             for raw in string_values(node.data, node.type):
-                rows.string.extend((p.code, form, raw) for form in text.index_forms(raw))
+                rows.string.extend((p.code, form, raw) for form in text.index_forms(raw, pinyin))
 
     def _date(self, rows: IndexRows, p: SearchParam, nodes: list[_Node], _r: Any) -> None:
         for node in nodes:
@@ -287,6 +362,9 @@ class Extractor:
                     )
                 )
             if not isinstance(ref, str):
+                continue
+            if ref.startswith("#") and len(ref) > 1:  # a contained resource: resolved in extract
+                rows.reference.append((p.code, None, None, _cut(ref)))
                 continue
             parsed = parse_reference(ref, self.base_url)
             if parsed is None:
@@ -364,6 +442,20 @@ def token_values(
 
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
 _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
+#: the last element of a string parameter's path that holds a name (HumanName or a name string)
+_NAME_ELEMENTS = frozenset({"name", "family", "given", "alias", "prefix", "suffix"})
+
+
+@functools.lru_cache(maxsize=4096)
+def names_param(expression: str | None) -> bool:
+    """Whether a string parameter indexes names (pinyin readings stored too): a path of its
+    expression ends in a name element (`Patient.name`, `Organization.alias`, `….name.family`);
+    addresses, titles and descriptions are stored in their normal form only."""
+    for part in split_union(expression or ""):
+        last = part.strip().split(".")[-1]
+        if last.split("(")[0].split(" ")[0] in _NAME_ELEMENTS:
+            return True
+    return False
 
 
 def string_values(data: Any, fhir_type: str | None) -> list[str]:
@@ -484,7 +576,10 @@ def text_rows(resource: dict[str, Any]) -> list[tuple[str, str]]:
         plain = text.normalize(_TAGS.sub(" ", narrative))
         if plain:
             rows.append(("_text", plain))
-    content = text.normalize(" ".join(_TAGS.sub(" ", s) for s in _strings(resource)))
+    # each string normalised on its own (short ones are memoised: codes, displays, places
+    # repeat across resources), markup only stripped where there is some
+    parts = (text.normalize(_TAGS.sub(" ", s) if "<" in s else s) for s in _strings(resource))
+    content = " ".join(p for p in parts if p)
     if content:
         rows.append(("_content", content))
     return rows

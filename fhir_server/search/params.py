@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import Any, Protocol, Union
 
 from ..core.errors import FhirError, Issue, bad_request, warning
 from ..core.errors import error as E_error
@@ -58,6 +58,10 @@ class HasHop:
     code: str
     #: access control: the sources the caller may see (`search.access.apply_access`); None: all
     guard: ByType | None = None
+    #: compile as a correlated check per candidate (PostgreSQL: no semi-join pull-up), so a page
+    #: is an ordered walk that stops after `_count` matches; set when the sources are common
+    #: (`storage.sql.search.walk_common_has`)
+    walk: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class Clause:
     target_types: tuple[str, ...] = ()  # the resource types `param` is evaluated on
     #: computed parameters: the rewritten alternatives, evaluated at the end of `path`.
     inner: AnyOf | None = None
+    #: compile the clause's outermost check as correlated per candidate (PostgreSQL: no
+    #: semi-join pull-up), so a page is an ordered walk that stops after `_count` matches; set
+    #: for string prefixes and chains whose matches are common (`storage.sql.search.walk_common_has`)
+    walk: bool = False
 
 
 @dataclass(frozen=True)
@@ -366,8 +374,17 @@ def parse_search(
     parser = _Parser(registry, base_url, strict)
     types = tuple(resource_types)
     request = SearchRequest(resource_types=types, count=default_count)
+    named_query: str | None = None
+    if any(name == "_query" for name, _ in query):
+        named_query, query = _named_query(parser, request, types, query)
     for name, raw in query:
         try:
+            if named_query is not None and name.split(":", 1)[0] not in RESULT_PARAMS:
+                raise bad_request(
+                    f"'{name}' is not a parameter of the named query '{named_query}'",
+                    name,
+                    code="not-supported",
+                )
             _parse_one(parser, request, types, name, raw)
         except FhirError as exc:
             if exc.status != 400:
@@ -380,6 +397,89 @@ def parse_search(
                 for i in named.issues
             )
     return request
+
+
+def _named_query(
+    parser: _Parser,
+    request: SearchRequest,
+    types: tuple[str, ...],
+    query: Sequence[tuple[str, str]],
+) -> tuple[str, list[tuple[str, str]]]:
+    """Apply the `_query` named query (search.named) to `request`: its inputs become clauses; the
+    rest of `query` — result parameters, and anything else (not the query's: reported or refused
+    by the caller's loop as unknown) — is returned with the query's code.  An unknown or misplaced `_query`, or a bad
+    input, is a 400 even when lenient: ignoring it would broaden the search to everything."""
+    from .named import NAMED_QUERIES, Reverse
+
+    codes = [raw for name, raw in query if name == "_query"]
+    if len(codes) > 1:
+        raise bad_request("Only one _query per search", "_query")
+    named = NAMED_QUERIES.get(codes[0])
+    if named is None:
+        known = ", ".join(sorted(NAMED_QUERIES)) or "none"
+        raise bad_request(
+            f"Unknown named query '{codes[0]}' (this server's: {known})",
+            "_query",
+            code="not-supported",
+        )
+    if not types or any(t not in named.resource_types for t in types):
+        raise bad_request(
+            f"Named query '{named.code}' searches {', '.join(named.resource_types)} only",
+            "_query",
+            code="not-supported",
+        )
+    inputs: dict[str, list[str]] = {}
+    rest: list[tuple[str, str]] = []
+    for name, raw in query:
+        if name == "_query":
+            continue
+        spec = named.input(name)
+        if spec is None:  # a result parameter, or not the query's (then unknown to the loop)
+            rest.append((name, raw))
+            continue
+        inputs.setdefault(name, []).append(raw)
+        if spec.max != "*" and len(inputs[name]) > int(spec.max):
+            raise bad_request(f"'{name}' may be given {spec.max} time(s) in '{named.code}'", name)
+    request.applied.append(("_query", named.code))
+    for term in named.expand(inputs):
+        if isinstance(term, Reverse):
+            request.clauses.append(_reverse_clause(parser, types, term))
+        else:
+            request.clauses.append(_input_clause(parser, types, term))
+    request.applied.extend((n, r) for n, raws in inputs.items() for r in raws)
+    return named.code, rest
+
+
+def _input_clause(parser: _Parser, types: tuple[str, ...], term: tuple[str, str]) -> Clause:
+    name, raw = term
+    try:
+        return parser.clause(types, name, raw)
+    except _Unknown as exc:  # the query's own expansion: the server's fault
+        raise FhirError(500, E_error("exception", f"Named query: {exc}")) from exc
+    except v.ValueError_ as exc:
+        raise bad_request(f"Invalid value for '{name}': {exc}", name) from exc
+    except FhirError as exc:
+        raise _naming(exc, name) from exc
+
+
+def _reverse_clause(parser: _Parser, types: tuple[str, ...], term: Any) -> Clause:
+    """One `Reverse` term: `_has:<source>:<code>` whose single source meets every inner term."""
+    source = (term.source_type,)
+    inner = tuple(_input_clause(parser, source, t) for t in term.terms)
+    ref = parser.registry.get(term.source_type, term.code)
+    if ref is None or ref.type != "reference":  # a broken definition: the server's fault
+        raise FhirError(
+            500, E_error("exception", f"Named query: no {term.source_type}.{term.code}")
+        )
+    return Clause(
+        "_query",
+        ref,
+        None,
+        (),
+        (HasHop(term.source_type, term.code),),
+        source,
+        AnyOf((inner,)),
+    )
 
 
 def _parse_one(

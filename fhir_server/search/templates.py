@@ -88,6 +88,16 @@ class Skeleton:
 class _Template:
     rows: IndexRows
     trusted: bool | None = None  # None: not compared with a full extraction yet
+    #: compiled substitutions, per set of placeholders the instances give
+    compiled: dict[frozenset[str], Compiled] = field(default_factory=dict)
+
+    def compiled_for(self, values: Mapping[str, str]) -> Compiled:
+        key = frozenset(values)
+        found = self.compiled.get(key)
+        if found is None:
+            found = compile_rows(self.rows, list(values))
+            self.compiled[key] = found
+        return found
 
 
 def _replace_all(value: Any, pairs: list[tuple[str, str]]) -> Any:
@@ -123,7 +133,7 @@ class RowTemplates:
         if template.trusted is False:
             self.full_extractions += 1
             return extractor.extract(instance)
-        rows = substitute(template.rows, values)
+        rows = template.compiled_for(values).apply(values)
         if template.trusted is None or rows is None:
             self.full_extractions += 1
             full = extractor.extract(instance)
@@ -138,29 +148,99 @@ class RowTemplates:
 
 def substitute(rows: IndexRows, values: Mapping[str, str]) -> IndexRows | None:
     """The rows with placeholders replaced; None when that cannot be exact."""
-    tokens = [(p, v) for p, v in values.items() if _kind(p) == "token"]
-    dated = {date_value(p): date_value(v) for p, v in values.items() if _kind(p) != "token"}
-    as_text = [(p, v) for p, v in values.items() if _kind(p) != "token"] + tokens
-    folded = [(text.normalize(p), text.normalize(v)) for p, v in as_text]
-    out = IndexRows()
+    return compile_rows(rows, list(values)).apply(values)
+
+
+#: a row of one table kind: unchanged (cells None), or with the cells holding placeholders
+#: (cell index, the placeholders in it in replacement order), or a date row whose range is a
+#: placeholder's (date placeholder)
+_Row = tuple[tuple[Any, ...], tuple[tuple[int, tuple[str, ...]], ...] | None, str | None]
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The rows of one skeleton prepared for a fixed set of placeholders: which cells of which
+    rows hold a placeholder is found once, so an instance only replaces those cells (the same
+    result as replacing every placeholder in every cell, as `substitute` defines it)."""
+
+    kinds: dict[str, list[_Row]]
+    text: list[tuple[str, str, tuple[str, ...]]]  # (code, folded value, placeholders in it)
+    folded: dict[str, str]  # placeholder → its normal form
+    exact: bool  # False: a substitution can never be exact (string rows, composite, position)
+
+    def apply(self, values: Mapping[str, str]) -> IndexRows | None:
+        if not self.exact:
+            return None
+        for value in values.values():  # a value spelling a placeholder: replacement order matters
+            if "zzjyv" in value or value.startswith(("1801-", "1802-")):
+                return None
+        out = IndexRows()
+        dated: dict[str, tuple[int, int] | None] = {}
+        for kind, plan in self.kinds.items():
+            new_rows: list[Any] = []
+            for row, cells, date_of in plan:
+                if date_of is not None:
+                    rng = dated.get(date_of)
+                    if rng is None:
+                        rng = dated[date_of] = date_value(values[date_of])
+                        if rng is None:
+                            return None
+                    new_rows.append((row[0], *rng))
+                    continue
+                if cells is None:
+                    new_rows.append(row)
+                    continue
+                new = list(row)
+                for i, names in cells:
+                    cell = new[i]
+                    for name in names:
+                        cell = cell.replace(name, values[name])
+                    if cell != row[i] and len(cell) > _MAX:
+                        return None  # the extractor would have cut it: extract in full
+                    new[i] = cell
+                new_rows.append(tuple(new))
+            setattr(out, kind, new_rows)
+        text_rows = []
+        normal: dict[str, str] = {}
+        for code, value, names in self.text:
+            for name in names:
+                form = normal.get(name)
+                if form is None:
+                    form = normal[name] = text.normalize(values[name])
+                value = value.replace(self.folded[name], form)
+            text_rows.append((code, value))
+        out.text = text_rows
+        return out.dedupe()
+
+
+def compile_rows(rows: IndexRows, placeholders: list[str]) -> Compiled:
+    """Prepare `rows` (a skeleton's) for instances giving values for `placeholders`."""
+    tokens = [p for p in placeholders if _kind(p) == "token"]
+    timed = [p for p in placeholders if _kind(p) != "token"]
+    order = timed + tokens  # the replacement order of `substitute`
+    dated = {date_value(p): p for p in timed}
+    kinds: dict[str, list[_Row]] = {}
+    exact = not (rows.composite or rows.position)
     for kind in _TYPED:
-        new_rows = []
+        plan: list[_Row] = []
         for row in getattr(rows, kind):
-            new = tuple(_replace_all(v, as_text) for v in row)
-            changed = new != row
-            if changed and (kind == "string" or any(_too_long(v) for v in new)):
-                return None  # index forms or a cut would differ: extract in full
+            cells = tuple(
+                (i, names)
+                for i, v in enumerate(row)
+                if isinstance(v, str) and (names := tuple(p for p in order if p in v))
+            )
+            if cells and kind == "string":
+                exact = False  # index forms would differ: extract in full
             if kind == "date" and (row[1], row[2]) in dated:
-                rng = dated[(row[1], row[2])]
-                if rng is None:
-                    return None
-                new = (row[0], *rng)
-            new_rows.append(new)
-        setattr(out, kind, new_rows)
-    if rows.composite or rows.position:
-        return None
-    out.text = [(code, _replace_all(value, folded)) for code, value in rows.text]
-    return out.dedupe()
+                plan.append((row, None, dated[(row[1], row[2])]))
+            else:
+                plan.append((row, cells or None, None))
+        kinds[kind] = plan
+    folded = {p: text.normalize(p) for p in order}
+    text_plan = [
+        (code, value, tuple(p for p in order if folded[p] in value)) for code, value in rows.text
+    ]
+    return Compiled(kinds, text_plan, folded, exact)
 
 
 def _too_long(value: Any) -> bool:

@@ -3,9 +3,9 @@
 Spec: http://hl7.org/fhir/R4/search.html#string (case- and accent-insensitive matching).
 
 - `normalize`: NFKC (full-width → half-width), case fold, accents removed, whitespace collapsed.
-- `index_forms`: what is stored for one source string: its normal form and, when it holds Chinese
-  characters, the pinyin readings (full with and without spaces, and initials) so that 张三 is
-  found by `zhangsan`, `zhang san`, `Zhāng Sān` and `zs`.
+- `index_forms`: what is stored for one source string: its normal form and, for a name holding
+  Chinese characters, the pinyin readings (full with and without spaces, and initials) so that
+  张三 is found by `zhangsan`, `zhang san`, `Zhāng Sān` and `zs`.
 - `query_forms`: the normal forms of a search value (tone numbers such as `zhang1san1` dropped).
 Readings come from PyPI `pypinyin` (most common reading of each character).
 """
@@ -19,18 +19,33 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_SPACE = re.compile(r"\s+")
 _TONE_NUMBERS = re.compile(r"^[a-z1-5 ]+$")
 MAX_INDEXED = 200
+#: strings up to this length are memoised (names, places, codes' displays repeat; a resource's
+#: whole `_content` does not, and would only evict them)
+_MEMO_LEN = 80
 
 
 def normalize(value: str) -> str:
     """Case-, accent- and width-insensitive form of `value`."""
+    if len(value) <= _MEMO_LEN:
+        return _normalize_short(value)
+    return _normalize(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalize_short(value: str) -> str:
+    return _normalize(value)
+
+
+def _normalize(value: str) -> str:
+    if value.isascii():  # NFKC, NFKD and combining marks change nothing; casefold is lower
+        return " ".join(value.lower().split())
     text = unicodedata.normalize("NFKC", value).casefold()
     text = "".join(
         ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
     )
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def has_han(value: str) -> bool:
@@ -55,11 +70,27 @@ def _pinyin_forms(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in forms if f))
 
 
-def index_forms(value: str) -> list[str]:
-    """Distinct normalised forms stored for one source string (each at most MAX_INDEXED long)."""
+def index_forms(value: str, pinyin: bool = True) -> list[str]:
+    """Distinct normalised forms stored for one source string (each at most MAX_INDEXED long);
+    `pinyin` False: the normal form only (addresses, titles: readings of a whole address are
+    costly to compute and store, and nobody spells an address in pinyin initials)."""
+    if not pinyin:
+        base = normalize(value)
+        return [base[:MAX_INDEXED]] if base else []
+    if len(value) <= _MEMO_LEN:
+        return list(_index_forms_short(value))
+    return list(_index_forms(value))
+
+
+@functools.lru_cache(maxsize=65536)
+def _index_forms_short(value: str) -> tuple[str, ...]:
+    return _index_forms(value)
+
+
+def _index_forms(value: str) -> tuple[str, ...]:
     base = normalize(value)
     forms = [base, *pinyin_forms(value)] if base else []
-    return list(dict.fromkeys(f[:MAX_INDEXED] for f in forms))
+    return tuple(dict.fromkeys(f[:MAX_INDEXED] for f in forms))
 
 
 def query_forms(value: str) -> list[str]:

@@ -32,7 +32,9 @@ from fhir_server.search.registry import (
 )
 from fhir_server.storage.ports import StoredResource
 from fhir_server.storage.sql import SqlDatabase
-from fhir_server.storage.sql.search import SearchResult, execute_search
+from fhir_server.storage.sql.search import SearchResult
+from tests.support.search_db import search
+from tests.support.search_db import write as _write
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 LOINC = "http://loinc.org"
@@ -149,18 +151,6 @@ def registry() -> SearchRegistry:
     return reg
 
 
-def _write(db: SqlDatabase, res: dict[str, Any], version: int = 1, deleted: bool = False) -> None:
-    when = datetime(2024, 1, 1, tzinfo=UTC)
-    content = {k: v for k, v in res.items() if v is not None}
-    content["meta"] = {"versionId": str(version), "lastUpdated": when.isoformat()}
-    with db.unit_of_work() as uow:
-        uow.resources.write(
-            StoredResource(res["resourceType"], res["id"], version, when, deleted, content),
-            previous_version=version - 1,
-        )
-        uow.commit()
-
-
 @pytest.fixture
 def db(database_url: str, registry: SearchRegistry) -> Iterator[SqlDatabase]:
     database = SqlDatabase(database_url, registry=registry, base_url="http://localhost/fhir")
@@ -168,21 +158,6 @@ def db(database_url: str, registry: SearchRegistry) -> Iterator[SqlDatabase]:
         _write(database, res)
     yield database
     database.dispose()
-
-
-def search(
-    db: SqlDatabase, registry: SearchRegistry, rtype: str, query: list[tuple[str, str]], **kw: Any
-) -> SearchResult:
-    with db.unit_of_work(write=False) as uow:
-        return execute_search(
-            uow.connection,
-            db.dialect,
-            registry,
-            rtype,
-            query,
-            base_url="http://localhost/fhir",
-            **kw,
-        )
 
 
 def _ids(result: SearchResult) -> list[str]:

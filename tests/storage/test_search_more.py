@@ -10,16 +10,14 @@ Spec: http://hl7.org/fhir/R4/search.html (#token modifiers, #composite, #special
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from fhir_server.core.errors import FhirError
 from fhir_server.search.registry import ComputedParam, SearchParam, SearchRegistry, r4_registry
-from fhir_server.storage.ports import StoredResource
 from fhir_server.storage.sql import SqlDatabase
-from fhir_server.storage.sql.search import SearchResult, execute_search
+from tests.support.search_db import search, write_all
 
 ICD = "http://hl7.org/fhir/sid/icd-10"
 LOINC = "http://loinc.org"
@@ -178,32 +176,9 @@ def registry() -> SearchRegistry:
 @pytest.fixture
 def db(database_url: str, registry: SearchRegistry) -> Iterator[SqlDatabase]:
     database = SqlDatabase(database_url, registry=registry, base_url="http://localhost/fhir")
-    when = datetime(2024, 1, 1, tzinfo=UTC)
-    for res in RESOURCES:
-        content = {**res, "meta": {"versionId": "1", "lastUpdated": when.isoformat()}}
-        with database.unit_of_work() as uow:
-            uow.resources.write(
-                StoredResource(res["resourceType"], res["id"], 1, when, False, content),
-                previous_version=0,
-            )
-            uow.commit()
+    write_all(database, RESOURCES)
     yield database
     database.dispose()
-
-
-def search(
-    db: SqlDatabase, registry: SearchRegistry, rtype: str, query: list[tuple[str, str]], **kw: Any
-) -> SearchResult:
-    with db.unit_of_work(write=False) as uow:
-        return execute_search(
-            uow.connection,
-            db.dialect,
-            registry,
-            rtype,
-            query,
-            base_url="http://localhost/fhir",
-            **kw,
-        )
 
 
 CASES: list[tuple[str, list[tuple[str, str]], list[str]]] = [

@@ -17,12 +17,12 @@ import pytest
 
 from fhir_server.core.errors import FhirError
 from fhir_server.search.registry import SearchRegistry, r4_registry
-from fhir_server.storage.ports import StoredResource
 from fhir_server.storage.sql import (
     SqlDatabase,
     search_tables,  # noqa: F401 (tables on the shared metadata)
 )
-from fhir_server.storage.sql.search import SearchResult, execute_search
+from tests.support.search_db import search
+from tests.support.search_db import write as _write
 
 ID_SYSTEM = "urn:oid:2.16.156.10011.1.3"
 KP = "https://jiayi.health/fhir/CodeSystem/key-population"
@@ -217,29 +217,6 @@ CASES: list[tuple[str | None, list[tuple[str, str]], list[str]]] = [
 ]
 
 
-def _write(
-    db: SqlDatabase, res: dict[str, Any], version: int, when: datetime, deleted: bool = False
-) -> None:
-    content = (
-        None
-        if deleted
-        else {
-            **res,
-            "meta": {
-                **res.get("meta", {}),
-                "versionId": str(version),
-                "lastUpdated": when.isoformat(),
-            },
-        }
-    )
-    with db.unit_of_work() as uow:
-        uow.resources.write(
-            StoredResource(res["resourceType"], res["id"], version, when, deleted, content),
-            previous_version=version - 1,
-        )
-        uow.commit()
-
-
 @pytest.fixture(scope="module")
 def registry() -> SearchRegistry:
     return r4_registry()
@@ -255,25 +232,6 @@ def db(database_url: str, registry: SearchRegistry) -> Iterator[SqlDatabase]:
     _write(database, RESOURCES[7], 2, day, deleted=True)
     yield database
     database.dispose()
-
-
-def search(
-    db: SqlDatabase,
-    registry: SearchRegistry,
-    rtype: str | None,
-    query: list[tuple[str, str]],
-    **kw: Any,
-) -> SearchResult:
-    with db.unit_of_work(write=False) as uow:
-        return execute_search(
-            uow.connection,
-            db.dialect,
-            registry,
-            rtype,
-            query,
-            base_url="http://localhost/fhir",
-            **kw,
-        )
 
 
 @pytest.mark.parametrize(

@@ -46,14 +46,18 @@ class SqlSearchIndexer:
         self.extractor = Extractor(registry, base_url)
 
     def index(self, conn: Connection, dialect: str, record: StoredResource) -> None:
+        rows = self.extract(conn, record)
+        # Version 1 is a resource's first appearance: it cannot have rows to remove yet.
+        self.write_rows(conn, record.resource_type, record.id, rows, fresh=record.version_id == 1)
+
+    def extract(self, conn: Connection, record: StoredResource) -> IndexRows | None:
+        """The index rows of `record`'s version (None: a deletion, no rows)."""
         from .search_reindex import sync_registry
 
         sync_registry(conn, self.registry)  # a `$reindex` elsewhere may have changed parameters
-        rows = None
-        if not record.deleted and record.content is not None:
-            rows = self.extractor.extract(record.content)
-        # Version 1 is a resource's first appearance: it cannot have rows to remove yet.
-        self.write_rows(conn, record.resource_type, record.id, rows, fresh=record.version_id == 1)
+        if record.deleted or record.content is None:
+            return None
+        return self.extractor.extract(record.content)
 
     def write_rows(
         self,

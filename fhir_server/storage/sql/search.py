@@ -21,6 +21,7 @@ types.  `near` searches are ordered by distance (exact haversine on the bounding
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +46,16 @@ from sqlalchemy.sql import Select
 from ...core.errors import FhirError, Issue, bad_request, error
 from ...search.access import AccessRules, apply_access
 from ...search.concepts import Fetch
-from ...search.paging import Cursor, decode_cursor, encode_cursor, query_hash
-from ...search.params import Include, SearchRequest, parse_search, restrict
+from ...search.paging import Cursor, carried_total, decode_cursor, encode_cursor, query_hash
+from ...search.params import (
+    Clause,
+    HasHop,
+    Hop,
+    Include,
+    SearchRequest,
+    parse_search,
+    restrict,
+)
 from ...search.registry import SearchRegistry
 from ..ports import StoredResource
 from . import search_sort
@@ -55,11 +64,32 @@ from .search_near import near_page, near_query
 from .search_reindex import sync_registry
 from .search_resolve import ConceptResolver, resolve_concepts
 from .search_sort import sorted_page
-from .search_sql import by_type_condition, collate_c, condition, sort_expression
+from .search_sql import (
+    by_type_condition,
+    collate_c,
+    condition,
+    has_sample,
+    leaf_rows,
+    sort_expression,
+    walk_sample,
+)
 from .search_tables import search_contained, search_reference
 from .tables import resource
 
 MAX_INCLUDE_DEPTH = 4
+#: `_has` sources, string prefixes and chains at least this common (share of a sample of
+#: `HAS_PROBE_WINDOW` references or candidates): the page walks candidates in order
+#: (walk_common_has)
+HAS_PROBE_WINDOW = 400
+HAS_WALK_SHARE = 0.05
+#: string prefixes and chains: walked when at least `CLAUSE_WALK_LEAST` index rows match (fewer:
+#: the semi-join is cheap) and this share of the first `CLAUSE_PROBE_WINDOW` candidates match
+#: (the walk then checks about `_count` / share candidates, fewer than the semi-join collects)
+CLAUSE_WALK_SHARE = 0.02
+CLAUSE_WALK_LEAST = 5000
+#: a chain's leaf rows fan out (a Patient has many Observations): walked from fewer leaf rows
+CHAIN_WALK_LEAST = 2000
+CLAUSE_PROBE_WINDOW = 100
 
 
 @dataclass
@@ -261,8 +291,12 @@ def run_search(
         issues=list(request.issues),
         request=request,
     )
-    if request.total == "estimate" and dialect == "postgresql" and request.summary != "count":
-        result.total = estimated_total(conn, request)
+    carried = carried_total(cursor, request.total) if request.summary != "count" else None
+    total_kind = "accurate"
+    if carried is not None and cursor is not None:  # counted on the first page, not again
+        result.total, total_kind = carried, cursor.total_kind or "accurate"
+    elif request.total == "estimate" and dialect == "postgresql" and request.summary != "count":
+        result.total, total_kind = estimated_total(conn, request), "estimate"
     elif request.total in ("accurate", "estimate") or request.summary == "count":
         src = source(request)
         result.total = conn.execute(
@@ -270,10 +304,15 @@ def run_search(
         ).scalar_one()
     if request.summary == "count" or count == 0:
         return result
+    request = walk_common_has(conn, request)  # the page only: counts keep the semi-join
     if request.explain:
         result.plan = explain_plan(conn, dialect, page_query(dialect, request, cursor, count + 1))
         return result
-    near = near_page(conn, request, filtered_select, cursor, count + 1) if _plain(request) else None
+    near = (
+        near_page(conn, request, filtered_select, cursor, count + 1, source(request))
+        if _by_distance(request)
+        else None
+    )
     if near is not None:
         rows, keys, near_total = near
         if result.total is not None and request.total != "estimate":
@@ -298,7 +337,13 @@ def run_search(
         last = rows[-1]._mapping
         key = keys[count - 1]
         result.next_cursor = encode_cursor(
-            Cursor((*key, last["res_type"], last["res_id"]), qhash), cursor_secret
+            Cursor(
+                (*key, last["res_type"], last["res_id"]),
+                qhash,
+                result.total,
+                total_kind if result.total is not None else None,
+            ),
+            cursor_secret,
         )
     if result.total is None and cursor is None and not more and request.total != "none":
         result.total = len(result.matches)
@@ -317,12 +362,91 @@ def page_query(
 ) -> Select[Any]:
     """The main query of a page, as `run_search` runs it: the distance candidates of a `near`
     search, the index-ordered walk of a one-key `_sort`, or the generic ordered query."""
-    near = near_query(request, filtered_select) if _plain(request) else None
+    near = near_query(request, filtered_select, source(request)) if _by_distance(request) else None
     if near is not None:
         return near
     if _plain(request) and search_sort.applies(request):
         return search_sort.valued_query(dialect, request, filtered_select, cursor, limit)
     return _page_query(dialect, request, cursor, limit)
+
+
+def walk_common_has(
+    conn: Connection,
+    request: SearchRequest,
+    window: int | None = None,
+    share: float | None = None,
+    *,
+    clause_share: float | None = None,
+    least: int | None = None,
+) -> SearchRequest:
+    """The request with each top-level clause whose matches are common compiled as an ordered
+    walk: candidates in key order, each checked alone, stopping after the page — instead of
+    collecting and sorting every match (cost grows with the data). `_has`: common when at least
+    `share` of a bounded sample (the first `window` references of the hop;
+    search_sql.has_sample) meet the clause. String prefixes and forward chains, on a page in
+    key order (no `_sort`): when at least `least` (default `CLAUSE_WALK_LEAST`, chains
+    `CHAIN_WALK_LEAST`) index rows match the (leaf) values (search_sql.leaf_rows, a bounded
+    count; fewer: the semi-join is cheap) and at least `clause_share` of the first `window`
+    candidates (default `CLAUSE_PROBE_WINDOW`) match (search_sql.walk_sample; the walk then
+    checks about page / share candidates). Rare matches keep the semi-join. A share ≤ 0 always
+    walks. Unchanged request when nothing applies."""
+    if not request.resource_types:
+        return request
+    clause_window = CLAUSE_PROBE_WINDOW if window is None else window
+    window = HAS_PROBE_WINDOW if window is None else window
+    share = HAS_WALK_SHARE if share is None else share
+    clause_share = CLAUSE_WALK_SHARE if clause_share is None else clause_share
+    clauses: list[Any] = []
+    changed = False
+    for c in request.clauses:
+        if isinstance(c, Clause) and c.path and isinstance(c.path[0], HasHop):
+            met = conn.execute(has_sample(c, request.resource_types, window)).scalar_one()
+            if met >= max(1, share * window) or share <= 0:
+                hop = dataclasses.replace(c.path[0], walk=True)
+                c = dataclasses.replace(c, path=(hop, *c.path[1:]))
+                changed = True
+        elif (
+            isinstance(c, Clause)
+            and walkable(request, c)
+            and (clause_share <= 0 or _common(conn, request, c, clause_window, clause_share, least))
+        ):
+            c = dataclasses.replace(c, walk=True)
+            changed = True
+        clauses.append(c)
+    return dataclasses.replace(request, clauses=clauses) if changed else request
+
+
+def _common(
+    conn: Connection,
+    request: SearchRequest,
+    clause: Clause,
+    window: int,
+    share: float,
+    least: int | None,
+) -> bool:
+    if least is None:
+        least = CHAIN_WALK_LEAST if clause.path else CLAUSE_WALK_LEAST
+    bound = leaf_rows(clause, request.resource_types, least) if least > 0 else None
+    if bound is not None and conn.execute(bound).scalar_one() < least:
+        return False
+    met = conn.execute(walk_sample(clause, request.resource_types, window)).scalar_one()
+    return bool(met >= max(1, share * window))
+
+
+def walkable(request: SearchRequest, clause: Clause) -> bool:
+    """A string prefix or a forward chain on a page that walks the resources in key order (no
+    `_sort`, no `_contained`): the clauses whose semi-join grows with common matches."""
+    if request.sort or not _plain(request) or clause.walk:
+        return False
+    if clause.path:
+        return isinstance(clause.path[0], Hop)
+    return clause.param.type == "string" and clause.modifier is None and clause.inner is None
+
+
+def _by_distance(request: SearchRequest) -> bool:
+    """A `near` page can be distance-ordered: the matches are the resources themselves, or the
+    contained resources (`_containedType=contained`); containers keep the id order."""
+    return _plain(request) or contained_mode(request)[1] == "contained"
 
 
 def _plain(request: SearchRequest) -> bool:
@@ -347,6 +471,7 @@ def explain_search(
     """The database plan of the first page of a parsed search (`analyze`: PostgreSQL runs it and
     reports timings and buffers) — for `_explain` and the benchmark."""
     resolve_concepts(conn, request, None)
+    request = walk_common_has(conn, request)
     count = request.count if request.count is not None else 20
     return explain_plan(conn, dialect, page_query(dialect, request, None, count + 1), analyze)
 

@@ -24,7 +24,12 @@ def explain_plan(
     if dialect == "postgresql":
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
         return [row[0] for row in conn.exec_driver_sql(prefix + sql.replace("%", "%%"))]
-    rows = list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    # SQLite's `OFFSET` without a `LIMIT` (the walk's fence) compiles to `LIMIT ? OFFSET 0` even
+    # with literal binds: pass what stays a parameter positionally
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    values = compiled.construct_params()
+    args = tuple(values[name] for name in compiled.positiontup or ())
+    rows = list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, args))
     depth: dict[int, int] = {0: -1}
     lines = []
     for node_id, parent, _unused, detail in rows:

@@ -4,6 +4,8 @@ The SQL condition (search_sql `_near`) keeps the candidates within the radius (a
 the `search_position` index, then the exact chord test); here the great-circle (haversine)
 distance orders them, identically on SQLite and PostgreSQL.  The keyset cursor holds
 (distance, type, id).  Only a plain `near` search is ordered by distance: an explicit `_sort` wins.
+`src` is what the search iterates (`resource`, or the contained Locations of
+`_containedType=contained`, search.py `source`): contained Locations are ordered by distance too.
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ def distances(points: list[tuple[float, float]], values: list[v.NearValue]) -> f
 
 def near_query(
     request: SearchRequest,
-    filtered_select: Callable[[SearchRequest, list[Any]], Select[Any]],
+    filtered_select: Callable[..., Select[Any]],
+    src: Any = resource,
 ) -> Select[Any] | None:
     """The candidates of a distance-ordered search with their positions (None: not one)."""
     clause = near_clause(request)
     if clause is None or request.sort:
         return None
-    matches = filtered_select(request, [resource.c.res_type, resource.c.res_id]).subquery()
+    matches = filtered_select(request, [src.c.res_type, src.c.res_id], src).subquery()
     p = search_position
     return select(matches.c.res_type, matches.c.res_id, p.c.latitude, p.c.longitude).join(
         p,
@@ -76,13 +79,14 @@ def near_query(
 def near_page(
     conn: Connection,
     request: SearchRequest,
-    filtered_select: Callable[[SearchRequest, list[Any]], Select[Any]],
+    filtered_select: Callable[..., Select[Any]],
     cursor: Cursor | None,
     limit: int,
+    src: Any = resource,
 ) -> tuple[list[Any], list[tuple[Any, ...]], int] | None:
     """(rows, sort keys, total) of a distance-ordered page, or None when not a near search."""
     clause = near_clause(request)
-    q = near_query(request, filtered_select)
+    q = near_query(request, filtered_select, src)
     if clause is None or q is None:
         return None
     values = [x for x in clause.values if isinstance(x, v.NearValue)]
@@ -97,18 +101,16 @@ def near_page(
         after = tuple(cursor.key)
         ranked = [r for r in ranked if r > after]
     page = ranked[:limit]
-    rows = _load(conn, [(t, i) for _, t, i in page])
+    rows = _load(conn, [(t, i) for _, t, i in page], src)
     return rows, [(d,) for d, _, _ in page], total
 
 
-def _load(conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
+def _load(conn: Connection, keys: list[tuple[str, str]], src: Any = resource) -> list[Any]:
     found: dict[tuple[str, str], Any] = {}
     by_type: dict[str, list[str]] = {}
     for t, i in keys:
         by_type.setdefault(t, []).append(i)
     for t, ids in by_type.items():
-        for row in conn.execute(
-            select(resource).where(resource.c.res_type == t, resource.c.res_id.in_(ids))
-        ):
+        for row in conn.execute(select(src).where(src.c.res_type == t, src.c.res_id.in_(ids))):
             found[(row.res_type, row.res_id)] = row
     return [found[k] for k in keys if k in found]

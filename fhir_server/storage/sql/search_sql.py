@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +31,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.sql import Select
 
 from ...search import values as v
 from ...search.dates import MAX_MS, MIN_MS
@@ -64,8 +66,10 @@ def _prefix_match(col: Any, prefix: str) -> ColumnElement[bool]:
 
 
 def clause_condition(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
-    """The condition a resource (given by its type and id columns) must meet for `clause`."""
-    return _path(clause, clause.path, type_col, id_col)
+    """The condition a resource (given by its type and id columns) must meet for `clause`
+    (`clause.walk`: its outermost check fenced as a correlated check per candidate, every level
+    reading the candidate's own index rows)."""
+    return _path(clause, clause.path, type_col, id_col, clause.walk, clause.walk)
 
 
 def condition(expr: Condition, type_col: Any, id_col: Any) -> ColumnElement[bool]:
@@ -97,17 +101,24 @@ def by_type_condition(guard: ByType, type_col: Any, id_col: Any) -> ColumnElemen
 
 
 def _path(
-    clause: Clause, path: tuple[Hop | HasHop, ...], type_col: Any, id_col: Any
+    clause: Clause,
+    path: tuple[Hop | HasHop, ...],
+    type_col: Any,
+    id_col: Any,
+    fence: bool = False,
+    own_rows: bool = False,
 ) -> ColumnElement[bool]:
+    """`fence`: this level's EXISTS is a correlated check per candidate (OFFSET 0); `own_rows`:
+    string values at the end of the path are matched on the resource's own rows (a walk)."""
     if not path:
         if clause.inner is not None:
             return condition(clause.inner, type_col, id_col)
-        return _param(clause, type_col, id_col)
+        return _param(clause, type_col, id_col, fence, own_rows)
     hop, rest = path[0], path[1:]
     ref = search_reference.alias()
     other = resource.alias()
     if isinstance(hop, Hop):
-        inner = _path(clause, rest, other.c.res_type, other.c.res_id)
+        inner = _path(clause, rest, other.c.res_type, other.c.res_id, False, own_rows)
         join_on = and_(other.c.res_type == ref.c.target_type, other.c.res_id == ref.c.target_id)
         where = [
             ref.c.res_type == type_col,
@@ -127,10 +138,63 @@ def _path(
     if hop.guard is not None:  # access control: only resources the caller may see
         where.append(by_type_condition(hop.guard, other.c.res_type, other.c.res_id))
     query = select(literal(1)).select_from(ref.join(other, join_on))
+    if fence or (isinstance(hop, HasHop) and hop.walk):
+        # OFFSET 0 keeps PostgreSQL from pulling the EXISTS up into a semi-join (which collects
+        # and sorts every match before the page): each candidate, in key order, is checked alone
+        query = query.offset(0)
     return exists(query.where(*where, other.c.deleted.is_(False), inner))
 
 
-def _param(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
+def has_sample(clause: Clause, target_types: Sequence[str], window: int) -> Select[Any]:
+    """How many of the first `window` references a clause's leading `_has` hop starts from
+    (`source_type.code` to one of `target_types`, in index order) come from live sources meeting
+    the rest of the clause — a bounded probe of how common the sources are (the window is read
+    in index order and stops at `window`; each source is checked alone)."""
+    hop, rest = clause.path[0], clause.path[1:]
+    assert isinstance(hop, HasHop)
+    ref, other = search_reference.alias(), resource.alias()
+    sample = (
+        select(ref.c.res_type, ref.c.res_id)
+        .where(
+            ref.c.res_type == hop.source_type,
+            ref.c.param == hop.code,
+            ref.c.target_type.in_(list(target_types)),
+        )
+        .order_by(ref.c.res_id)  # an index walk that stops at the window (no bitmap of all)
+        .limit(window)
+        .subquery()
+    )
+    where = [
+        other.c.res_type == sample.c.res_type,
+        other.c.res_id == sample.c.res_id,
+        other.c.deleted.is_(False),
+        _path(clause, rest, other.c.res_type, other.c.res_id),
+    ]
+    if hop.guard is not None:
+        where.append(by_type_condition(hop.guard, other.c.res_type, other.c.res_id))
+    meets = exists(select(literal(1)).select_from(other).where(*where).offset(0))
+    return select(func.count()).select_from(sample).where(meets)
+
+
+def walk_sample(clause: Clause, resource_types: Sequence[str], window: int) -> Select[Any]:
+    """How many of the first `window` live resources of `resource_types` (in key order, as an
+    unsorted page walks them) meet `clause` — a bounded probe of how common its matches are
+    (each candidate checked alone, as the walk would)."""
+    r = resource.alias()
+    sample = (
+        select(r.c.res_type, r.c.res_id)
+        .where(r.c.res_type.in_(list(resource_types)), r.c.deleted.is_(False))
+        .order_by(r.c.res_type, r.c.res_id)
+        .limit(window)
+        .subquery()
+    )
+    meets = _path(clause, clause.path, sample.c.res_type, sample.c.res_id, True, True)
+    return select(func.count()).select_from(sample).where(meets)
+
+
+def _param(
+    clause: Clause, type_col: Any, id_col: Any, fence: bool = False, own_rows: bool = False
+) -> ColumnElement[bool]:
     param, modifier = clause.param, clause.modifier
     if param.code == "_id":
         ids = [val.code for val in clause.values if isinstance(val, v.TokenValue) and val.code]
@@ -151,9 +215,116 @@ def _param(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:
         (missing,) = clause.values
         present = exists(select(literal(1)).select_from(t).where(*base))
         return not_(present) if isinstance(missing, v.MissingValue) and missing.missing else present
-    matches = or_(*(value_condition(t, param.type, modifier, val) for val in clause.values))
-    found = exists(select(literal(1)).select_from(t).where(*base, matches))
+    rows = _ValueHidden(t) if own_rows and param.type == "string" else t
+    matches = or_(*values_conditions(rows, param.type, modifier, clause.values))
+    query = select(literal(1)).select_from(t).where(*base, matches)
+    if fence:  # a correlated check per candidate (no semi-join pull-up): see _path
+        query = query.offset(0)
+    found = exists(query)
     return not_(found) if modifier in ("not", "not-in") else found
+
+
+class _ValueHidden:
+    """String index rows with `value` read as `value || ''` (same order and matches): the
+    per-candidate check of a walk then reads the resource's own rows (`ix_search_string_res`)
+    instead of scanning every match of the prefix in the value index for each candidate (the
+    planner expects one row in a prefix range)."""
+
+    def __init__(self, table: Any) -> None:
+        self.c = _HiddenColumns(table)
+
+
+class _HiddenColumns:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getitem__(self, name: str) -> Any:
+        col = self._table.c[name]
+        return col + literal("") if name == "value" else col
+
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+
+def leaf_rows(clause: Clause, searched: Sequence[str], least: int) -> Select[Any] | None:
+    """How many index rows (up to `least`) match a string or token clause's values at the end of
+    its path (the types its last forward hop reaches, or the `searched` types) — a cheap bound on how many resources can
+    match: below `least`, the semi-join collects few rows.  None: no such bound (computed or
+    other parameters, `_has`, modifiers)."""
+    param = clause.param
+    if clause.inner is not None or clause.modifier is not None or param.code.startswith("_"):
+        return None
+    if param.type not in ("string", "token") or any(isinstance(h, HasHop) for h in clause.path):
+        return None
+    last = clause.path[-1] if clause.path else None
+    types = list(last.types) if isinstance(last, Hop) else list(searched)
+    if not types:
+        return None
+    t = INDEX_TABLES[param.type].alias()
+    hits = (
+        select(literal(1))
+        .where(
+            t.c.res_type.in_(types),
+            t.c.param == param.code,
+            or_(*values_conditions(t, param.type, None, clause.values)),
+        )
+        .limit(least)
+        .subquery()
+    )
+    return select(func.count()).select_from(hits)
+
+
+def values_conditions(
+    t: Any, kind: str, modifier: str | None, values: Sequence[v.SearchValue]
+) -> list[ColumnElement[bool]]:
+    """The OR-ed conditions of an or-list (`a,b,c`): values of one shape become one `IN`
+    (tokens by system, references by target type, urls, uris and exact strings), the others one
+    condition each — the same rows as one condition per value, one index probe per list."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    rest: list[ColumnElement[bool]] = []
+    for val in values:
+        key = in_key(kind, modifier, val)
+        if key is None:
+            rest.append(value_condition(t, kind, modifier, val))
+        else:
+            groups.setdefault(key[:-1], []).append(key[-1])
+    grouped = [_in_condition(t, key, items) for key, items in groups.items()]
+    return [*grouped, *rest]
+
+
+def in_key(kind: str, modifier: str | None, val: v.SearchValue) -> tuple[Any, ...] | None:
+    """(column, shape..., value) when `val` can join an `IN` with values of the same shape:
+    a token `code` (any system), `|code` (no system) or `system|code`; a reference by url, by
+    `Type/id` or by bare id; a plain uri; an `:exact` string.  None: its own condition.  The
+    shapes mirror `value_condition` (which the other values keep)."""
+    if isinstance(val, v.TokenValue) and val.code is not None:
+        if val.no_system:
+            return ("code", "no-system", val.code)
+        return ("code", "system", val.system, val.code)
+    if isinstance(val, v.ReferenceValue):
+        if val.url is not None:
+            return ("url", val.url)
+        return None if val.id is None else ("target_id", val.type or None, val.id)
+    if isinstance(val, v.UriValue) and modifier not in ("below", "above"):
+        return ("value", val.value)
+    if isinstance(val, v.TextValue) and kind != "token" and modifier == "exact":
+        return ("exact", val.raw)
+    return None
+
+
+def _in_condition(t: Any, key: tuple[Any, ...], items: list[str]) -> ColumnElement[bool]:
+    column = key[0]
+    values = list(dict.fromkeys(items))
+    match: ColumnElement[bool] = (
+        t.c[column] == values[0] if len(values) == 1 else t.c[column].in_(values)
+    )
+    if column == "code":
+        if key[1] == "no-system":
+            return and_(t.c.system.is_(None), match)
+        return match if key[2] is None else and_(t.c.system == key[2], match)
+    if column == "target_id" and key[1] is not None:
+        return and_(t.c.target_type == key[1], match)
+    return match
 
 
 def _composite(clause: Clause, type_col: Any, id_col: Any) -> ColumnElement[bool]:

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from fhir_server.search.dates import MAX_MS, date_range
-from fhir_server.search.extract import Extractor, date_value, string_values, token_values
+from fhir_server.search.extract import (
+    Extractor,
+    date_value,
+    names_param,
+    string_values,
+    token_values,
+)
 from fhir_server.search.references import ParsedReference, parse_reference
 from fhir_server.search.registry import SearchRegistry, narrow_expression, r4_registry, split_union
 
@@ -116,3 +122,35 @@ def test_compiled_expressions_live_on_the_registry() -> None:
     Extractor(registry).extract({"resourceType": "Patient", "id": "x", "gender": "male"})
     assert ("extract", "Patient", "gender") in registry.compiled
     assert r4_registry().compiled == {}
+
+
+def test_pinyin_is_stored_for_names_not_for_addresses(extractor: Extractor) -> None:
+    """Names are found by pinyin (张三 ← zhangsan, zs); an address only by its own text."""
+    patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "name": [{"family": "张", "given": ["三"]}],
+        "address": [{"city": "广州市", "line": ["荔湾区第1社区"]}],
+    }
+    rows = extractor.extract(patient).string
+    name = {form for code, form, _raw in rows if code == "name"}
+    address = {form for code, form, _raw in rows if code == "address"}
+    city = {form for code, form, _raw in rows if code == "address-city"}
+    assert {"张三", "zhangsan", "zhang san", "zs"} <= name
+    assert address == {"广州市", "荔湾区第1社区"} and city == {"广州市"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "pinyin"),
+    [
+        ("Patient.name", True),
+        ("Patient.name.given | Practitioner.name.given", True),
+        ("Organization.name | Organization.alias", True),
+        ("Patient.address | Person.address", False),
+        ("Patient.address.city", False),
+        ("PlanDefinition.title", False),
+        (None, False),
+    ],
+)
+def test_names_param(expression: str | None, pinyin: bool) -> None:
+    assert names_param(expression) is pinyin
