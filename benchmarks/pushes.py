@@ -8,7 +8,7 @@ For each N:
    a GB/T 2260 division and a phone, an executed Contract (2026-01-01 … 2026-12-31, signing
    doctor, team), the CarePlan, and for a share of them hypertension, pregnancy, a BMI, an SMS
    opt-out in the guide's Consent form or an opt-out of every channel;
-2. runs the real job as an operator would, `jiayi jobs run pushes --date D` in a subprocess (the
+2. runs the real job as an operator would, `jiayi jobs run pushes --date D [--workers W]` in a subprocess (the
    app inbox as channel, `JIAYI_PUSH_INBOX_DIR`), on the 1st of each month of the contract year —
    the first run also takes in the N contracts and plans N contract years;
 3. interrupts one monthly run (`--interrupt-month`, default the 6th) with SIGKILL once about half
@@ -225,7 +225,7 @@ def _count(url: str, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])  # type: ignore[index]
 
 
-def _job(url: str, inbox: Path, day: date) -> subprocess.Popen[str]:
+def _job(url: str, inbox: Path, day: date, workers: int | None = None) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "JIAYI_DATABASE_URL": url,
@@ -233,7 +233,8 @@ def _job(url: str, inbox: Path, day: date) -> subprocess.Popen[str]:
         "JIAYI_BACKGROUND_TASKS": "false",
     }
     return subprocess.Popen(
-        [*jiayi_command(), "jobs", "run", "pushes", "--date", day.isoformat()],
+        [*jiayi_command(), "jobs", "run", "pushes", "--date", day.isoformat()]
+        + (["--workers", str(workers)] if workers else []),
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -246,7 +247,9 @@ def _communications(url: str) -> int:
     return _count(url, "SELECT count(*) FROM resource WHERE res_type = 'Communication'")
 
 
-def run_size(admin_url: str, n: int, months: int, interrupt_month: int | None) -> SizeResult:
+def run_size(
+    admin_url: str, n: int, months: int, interrupt_month: int | None, workers: int | None = None
+) -> SizeResult:
     from rich.progress import Progress
 
     from fhir_server.storage.sql import SqlDatabase
@@ -270,7 +273,7 @@ def run_size(admin_url: str, n: int, months: int, interrupt_month: int | None) -
             day = add_months(START, month)
             if interrupt_month is not None and month == interrupt_month - 1:
                 t0 = time.perf_counter()
-                proc = _job(url, inbox, day)
+                proc = _job(url, inbox, day, workers)
                 target = before + n // 2
                 while proc.poll() is None and _communications(url) < target:
                     time.sleep(0.5)
@@ -289,7 +292,7 @@ def run_size(admin_url: str, n: int, months: int, interrupt_month: int | None) -
                 )
                 before += partial  # the run again counts only what it adds
             t0 = time.perf_counter()
-            proc = _job(url, inbox, day)
+            proc = _job(url, inbox, day, workers)
             out, _ = proc.communicate()
             if proc.returncode != 0:
                 raise RuntimeError(f"jiayi jobs run pushes --date {day} failed:\n{out}")
@@ -385,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--residents", default="10000", help="comma-separated sizes")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--interrupt-month", type=int, default=6, help="0: no interruption")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="the job's --workers (default: its own)"
+    )
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL, help="PostgreSQL admin URL")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-results", action="store_true")
@@ -392,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(s) for s in str(args.residents).split(",") if s]
     results = []
     for n in sizes:
-        r = run_size(args.database_url, n, args.months, args.interrupt_month or None)
+        r = run_size(args.database_url, n, args.months, args.interrupt_month or None, args.workers)
         results.append(r)
         print(
             f"{n} residents: {r.pushes} pushes in {r.job_seconds:.0f} s "

@@ -487,6 +487,48 @@ def test_the_guides_channel_consent_is_honoured(
     assert push["medium"][0]["coding"][0]["code"] == "app-inbox"
 
 
+RT = "http://hl7.org/fhir/resource-types"
+
+
+@pytest.mark.parametrize(
+    ("change", "stopped"),
+    [
+        # withdrawn from pushes: a deny of Communication for disclose (R4, services/consent.py)
+        (
+            {
+                "provision": {
+                    "type": "deny",
+                    "class": [{"system": RT, "code": "Communication"}],
+                    "action": [_coding("http://terminology.hl7.org/CodeSystem/consentaction", "disclose")],
+                }
+            },
+            True,
+        ),
+        ({"provision": None}, True),  # a bare OPTOUT (policyRule only, no provisions)
+        ({"provision": {"type": "deny"}}, True),  # a deny of everything covers pushes
+        ({"scope": _coding("http://terminology.hl7.org/CodeSystem/consentscope", "research")}, False),
+    ],
+)  # fmt: skip
+def test_a_withdrawal_or_optout_stops_every_push(
+    repo: FhirRepository, tmp_path: Path, change: dict[str, Any], stopped: bool
+) -> None:
+    """The `adult` resident's Consent (the `all` deny, changed as given) is judged by the same
+    evaluator as every access decision: every push stops, or (a research Consent) none."""
+    consent = {**_deny_consent("adult", ["all"]), **change}
+    consent = {k: v for k, v in consent.items() if v is not None}
+    _put(repo, consent)
+    service, inbox, _ = _service(repo, tmp_path)
+    summary = service.run(START)
+    (push,) = _pushes(repo, "adult")
+    if stopped:
+        assert push["status"] == "not-done"
+        assert push["statusReason"]["coding"][0]["code"] == "opted-out"
+        assert inbox.messages("adult") == [] and summary.opted_out == 2  # and `optout`
+    else:
+        assert push["status"] == "completed" and len(inbox.messages("adult")) == 1
+        assert summary.opted_out == 1
+
+
 def test_a_failed_webhook_is_retried_by_the_next_run(repo: FhirRepository, tmp_path: Path) -> None:
     state = {"up": False, "calls": 0}
 
@@ -791,3 +833,40 @@ def test_a_second_contract_year_avoids_the_first_years_items(
     assert routine[1] != routine[0] and len(routine[1] & routine[0]) < len(routine[0])
     (push,) = [p for p in _pushes(repo, "adult") if p["sent"][:10] == second.isoformat()]
     assert M.kind_of(push) is not None
+
+
+@pytest.mark.parametrize("channels", ["inbox", "inbox+sms"])
+def test_no_push_for_a_deleted_patient(repo: FhirRepository, tmp_path: Path, channels: str) -> None:
+    inbox = LocalInboxSender(tmp_path / "inbox")
+    chosen = (inbox,) if channels == "inbox" else (inbox, _sms(lambda r: httpx.Response(202)))
+    service, _, _ = _service(repo, tmp_path, channels=chosen)
+    service.run(START)
+    repo.delete("Patient", "adult")
+    summary = service.run(add_months(START, 1))
+    assert len(_pushes(repo, "adult")) == 1  # the first month's only
+    assert len(inbox.messages("adult")) == 1
+    assert summary.without_patient == 1
+    assert all(len(_pushes(repo, rid)) == 2 for rid in STANDARD if rid != "adult")
+
+
+def test_workers_split_the_due_step_without_duplicates(database_url: str, tmp_path: Path) -> None:
+    inbox_dir = tmp_path / "push-inbox"
+    settings = make_settings(database_url, push_inbox_dir=inbox_dir)
+    components = build_components(settings)
+    try:
+        repo = FhirRepository(RequestContext(BASE, system_name="test"), components)
+        for rid in STANDARD:
+            _resident(repo, rid, RESIDENTS[rid])
+        for month, on in enumerate(_first_of_months(2), start=1):
+            line = run_job(settings, components, "pushes", on, workers=3)
+            assert f"{len(STANDARD)} created" in line, line
+            for rid in STANDARD:
+                ids = [p["id"] for p in _pushes(repo, rid)]
+                assert len(ids) == len(set(ids)) == month
+        assert "0 created" in run_job(settings, components, "pushes", START, workers=3)
+        task = repo.read("Task", "job-pushes-20260401").content
+        assert task["status"] == "completed"
+        lines = (inbox_dir / "adult.ndjson").read_text("utf-8").splitlines()
+        assert len(lines) == len({json.loads(x)["id"] for x in lines}) == 2
+    finally:
+        components.database.dispose()

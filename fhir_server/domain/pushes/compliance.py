@@ -29,12 +29,13 @@ from typing import Any
 
 from ...core import errors as E
 from ...core.clock import fhir_instant
+from ...services.consent import PUSH_CHANNELS, denied_push_channels
 from ..alerts.rules import area_covers, is_area_code
 from . import messages as M
 from . import plans as P
 from .content import TOPIC_SYSTEM, ContentLibrary
 from .loading import by_patient, load_patients, search_all
-from .record import division_codes, opted_out_channels, opted_out_of_all
+from .record import division_codes
 from .rules import PushFact, assess, months_due
 from .solar_terms import CHINA_TZ
 
@@ -251,7 +252,7 @@ def _page_results(
             }
         )
         a = assess(facts, months)
-        opted = opted_out_of_all(opted_out_channels(consents.get(pid, []), end)) or any(
+        opted = denied_push_channels(consents.get(pid, []), end) >= PUSH_CHANNELS or any(
             (c.get("statusReason") or {}).get("coding", [{}])[0].get("code") == "opted-out"
             for c in refused.get(pid, [])
         )

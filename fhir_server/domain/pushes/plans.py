@@ -190,7 +190,6 @@ def mark_row(plan: YearPlan) -> dict[str, Any]:
         "year_start": plan.year_start,
         "done": plan.done,
         "next_start": plan.next_start,
-        "divisions": _divisions_text(plan.divisions),
     }
 
 

@@ -1,6 +1,8 @@
 """A resident's record as the planner reads it, and what it derives from it: key populations (the
-default `KeyPopulations`), the facts that drive personalisation (age, BMI, smoking), and the channels
-the resident opted out of through `Consent`.
+default `KeyPopulations`), the facts that drive personalisation (age, BMI, smoking), and where a
+push reaches the resident (division codes, phone numbers).  Which channels the resident's Consents
+deny is not decided here: services/consent.py's `denied_push_channels`, the evaluator of every
+other access decision, judges pushes too.
 
 Key populations follow terminology/key-population-rules.json (INTERFACE.md): age from `birthDate`,
 active `Condition`s by ICD-10 category prefix, high-risk `RiskAssessment` for ages 40–70, and active
@@ -21,7 +23,6 @@ from .rules import ResidentFacts
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 LOINC = "http://loinc.org"
 CHANNEL_SYSTEM = "https://jiayi.health/fhir/CodeSystem/push-channel"
-ALL_CHANNELS = "all"
 DIVISION_EXT = "https://jiayi.health/fhir/StructureDefinition/division-code"
 BMI_CODE, WEIGHT_CODE, HEIGHT_CODE, SMOKING_CODE = "39156-5", "29463-7", "8302-2", "72166-2"
 #: SNOMED CT answers of LOINC 72166-2 that mean "smokes now".
@@ -166,72 +167,6 @@ def facts_of(record: ResidentRecord, populations: frozenset[str], on: date) -> R
         bmi=bmi_of(record),
         smoker=smokes(record),
     )
-
-
-CONSENT_CHANNEL_EXT = "https://jiayi.health/fhir/StructureDefinition/consent-channel"
-#: every push channel a resident can receive on (CodeSystem push-channel, without `all`)
-PUSH_CHANNELS = frozenset({"app-inbox", "sms", "wechat"})
-#: contact-point-system code of the `consent-channel` extension → the push channels it names
-#: (the extension's definition: "other = app/WeChat"; no push goes out by voice call or e-mail)
-CONTACT_SYSTEM_CHANNELS: dict[str, frozenset[str]] = {
-    "sms": frozenset({"sms"}),
-    "other": frozenset({"app-inbox", "wechat"}),
-    "phone": frozenset(),
-    "email": frozenset(),
-    "fax": frozenset(),
-    "pager": frozenset(),
-    "url": frozenset(),
-}
-
-
-def _covers(period: Mapping[str, Any] | None, day: str) -> bool:
-    period = period or {}
-    start, end = str(period.get("start") or ""), str(period.get("end") or "")
-    return start[:10] <= day and (not end or day <= end[:10])
-
-
-def _named_channels(provision: Mapping[str, Any]) -> set[str]:
-    """Channels a provision names: push-channel codes in `code`, `consent-channel` extensions."""
-    out: set[str] = set()
-    for concept in provision.get("code", []):
-        out.update(_codes(concept, CHANNEL_SYSTEM))
-    for ext in provision.get("extension", []):
-        if ext.get("url") == CONSENT_CHANNEL_EXT and isinstance(ext.get("valueCode"), str):
-            out |= CONTACT_SYSTEM_CHANNELS.get(ext["valueCode"], frozenset())
-    return out
-
-
-def _denied(provision: Mapping[str, Any], inherited: str | None, day: str) -> set[str]:
-    if not _covers(provision.get("period"), day):
-        return set()
-    kind = provision.get("type") or inherited
-    out = _named_channels(provision) if kind == "deny" else set()
-    for nested in provision.get("provision", []):
-        if isinstance(nested, Mapping):
-            out |= _denied(nested, kind, day)
-    return out
-
-
-def opted_out_channels(consents: Sequence[Mapping[str, Any]], on: date) -> frozenset[str]:
-    """Channels the resident's active Consents deny on `on`, in either form the guide allows:
-    a deny provision naming push-channel codes in `provision.code` (`all` = every channel), or —
-    profile `jiayi-push-channel-consent` — a permit base provision with nested deny provisions
-    carrying the `consent-channel` extension (contact-point-system codes: `sms`; `other` = the
-    app inbox and WeChat).  Provision periods are honoured; `all` expands to every channel."""
-    out: set[str] = set()
-    day = on.isoformat()
-    for consent in consents:
-        provision = consent.get("provision")
-        if consent.get("status") != "active" or not isinstance(provision, Mapping):
-            continue
-        out |= _denied(provision, None, day)
-    if ALL_CHANNELS in out:
-        out |= PUSH_CHANNELS
-    return frozenset(out)
-
-
-def opted_out_of_all(denied: frozenset[str]) -> bool:
-    return denied >= PUSH_CHANNELS
 
 
 def division_codes(patient: Mapping[str, Any]) -> list[str]:

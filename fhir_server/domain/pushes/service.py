@@ -33,6 +33,7 @@ from typing import Any
 from ...core import errors as E
 from ...core.clock import fhir_instant
 from ...services.batch import BatchCache, Instance
+from ...services.consent import denied_push_channels
 from ..alerts import rules as alert_rules
 from ..alerts.service import alerts_to_fan_out, complete_alert
 from . import messages as M
@@ -47,12 +48,7 @@ from .ports import (
     PlanStores,
     PushPlanStore,
 )
-from .record import (
-    division_codes,
-    facts_of,
-    opted_out_channels,
-    phone_numbers,
-)
+from .record import division_codes, facts_of, phone_numbers
 from .rules import PlannedPush, Slot, personalised_candidates, plan_slots
 from .solar_terms import CHINA_TZ
 
@@ -62,6 +58,8 @@ SYNC_STATE = "contracts-synced"
 SYNC_MARGIN = timedelta(minutes=10)
 #: Progress callback factory: `progress(label, total)` → `advance(n)`.
 Progress = Callable[[str, int], Callable[[int], None]]
+#: A replacement of the due step: (service, day, now, summary) → finished.
+DueStep = Callable[["PushService", date, datetime, "RunSummary"], bool]
 
 
 @dataclass
@@ -80,6 +78,7 @@ class RunSummary:
     retried_delivered: int = 0
     retried_failed: int = 0
     without_care_plan: int = 0
+    without_patient: int = 0  # due plans whose Patient is deleted: nothing created
     pages: int = 0
     resumed: bool = False
     finished: bool = False
@@ -94,6 +93,7 @@ class RunSummary:
             f"{self.waiting} waiting for a channel; {self.retried} retried "
             f"({self.retried_delivered} delivered, {self.retried_failed} failed); "
             f"{self.without_care_plan} without CarePlan"
+            + (f", {self.without_patient} Patients deleted" if self.without_patient else "")
         )
 
 
@@ -115,12 +115,6 @@ class PushService:
     _plans_memo: dict[Any, list[PlannedPush]] = field(default_factory=dict)
     _slots_memo: dict[tuple[date, date], list[Slot]] = field(default_factory=dict)
 
-    @property
-    def _wants_addresses(self) -> bool:
-        """Does a channel need the resident's phone numbers (a webhook gateway does, the app
-        inbox does not)?  Then delivery reads the Patients too."""
-        return any(getattr(c, "wants_addresses", True) for c in self.channels)
-
     def _store(self, uow: Any = None) -> PushPlanStore:
         if self.plans is None:
             raise RuntimeError("the pushes job needs the planner's tables (an SQL database)")
@@ -134,9 +128,11 @@ class PushService:
         max_pages: int | None = None,
         lo: str | None = None,
         hi: str | None = None,
+        due_step: DueStep | None = None,
     ) -> RunSummary:
         """One run for day `on`; `max_pages` stops the due step early (as an interruption would);
-        `lo`/`hi` confine the due step to a contract-id range (a second worker)."""
+        `lo`/`hi` confine the due step to a contract-id range (a second worker); `due_step`
+        replaces the due step (`jobs.parallel_due`: workers over `split_points`)."""
         summary = RunSummary(on)
         now = self._now(on)
         task_id = f"job-pushes-{on.strftime('%Y%m%d')}"
@@ -147,10 +143,15 @@ class PushService:
         self.repo.update("Task", task_id, _task(task_id, on, now, "in-progress", summary))
         self.sync_contracts(summary)
         self.plan(on, now, summary)
-        self._refresh_statistics()  # this run's plans, an interrupted run's pushes
+        # once per run, before the searches that stale statistics make quadratic (the retry
+        # search over Communications, the due plans): this run's plans and the pushes of the
+        # runs before (finished or interrupted) — a run's own pushes are the next run's concern
+        self._refresh_statistics()
         self.retry_pending(on, now, summary)
-        finished = self.deliver_due(on, now, summary, max_pages=max_pages, lo=lo, hi=hi)
-        self._refresh_statistics()  # this run's pushes
+        if due_step is not None:
+            finished = due_step(self, on, now, summary)
+        else:
+            finished = self.deliver_due(on, now, summary, max_pages=max_pages, lo=lo, hi=hi)
         if finished and lo is None and hi is None:
             self.fan_out_alerts(on, now, summary)
         summary.finished = finished
@@ -305,13 +306,12 @@ class PushService:
             contacts = load_contacts(
                 self.repo,
                 [p for b in bodies if (p := M.patient_of(b))],
-                patients=self._wants_addresses,
             )
             updated = []
             for body in bodies:
                 pid = M.patient_of(body)
-                if pid is None:
-                    continue
+                if pid is None or pid not in contacts.patients:
+                    continue  # the resident's Patient is deleted: left as it is
                 outcome = self._attempt(body, pid, contacts, on, now, M.runs_of(body))
                 sent = fhir_instant(outcome.sent) if outcome.sent else None
                 received = fhir_instant(outcome.received) if outcome.received else None
@@ -362,13 +362,16 @@ class PushService:
     def _due_page(
         self, plans: list[P.YearPlan], on: date, now: datetime, summary: RunSummary
     ) -> None:
-        contacts = load_contacts(
-            self.repo, [p.patient_id for p in plans], patients=self._wants_addresses
-        )
+        # the Patients are read whatever the channels: a deleted (or never loaded) resident
+        # gets nothing, and keeps its plan's due slots for the case it is restored
+        contacts = load_contacts(self.repo, [p.patient_id for p in plans], patients=True)
         pushes: list[M.Push] = []
         marks: list[dict[str, Any]] = []
         by_id = self.library.by_id()
         for plan in plans:
+            if plan.patient_id not in contacts.patients:
+                summary.without_patient += 1
+                continue
             due = plan.due_slots(on)
             summary.residents += 1
             for slot in due:
@@ -527,7 +530,7 @@ class PushService:
         if not self.channels:
             return M.Outcome("preparation", previous_runs)
         runs = previous_runs + 1
-        denied = opted_out_channels(contacts.consents.get(patient_id, []), on)
+        denied = denied_push_channels(contacts.consents.get(patient_id, []), on, communication=body)
         usable = [c for c in self.channels if c.channel not in denied]
         if not usable:
             return M.Outcome(

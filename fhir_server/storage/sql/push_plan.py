@@ -12,6 +12,11 @@
   nothing twice.
 - `push_state`: named values (the contract watermark).
 
+`push_plan.divisions` is the resident's GB/T 2260 divisions when the year was planned, kept for
+the record and read by no selection: alert fan-out reads the current Patient (a resident who
+moved must be reached where they live now), so a snapshot cannot narrow it.  The plan's progress
+updates (`mark`) leave it alone; dropping the column would take a migration.
+
 The domain (`fhir_server.domain.pushes`) sees plain dicts keyed by column name.
 """
 
@@ -294,7 +299,7 @@ class SqlPushPlans:
         return points
 
     def mark(self, updates: Sequence[Mapping[str, Any]]) -> None:
-        """Record created slots: each update has the plan key, `done`, `next_start`, `divisions`."""
+        """Record created slots: each update has the plan key, `done` and `next_start`."""
         if not updates:
             return
         t = push_plan
@@ -308,7 +313,6 @@ class SqlPushPlans:
             .values(
                 done=bindparam("k_done"),
                 next_start=bindparam("k_next"),
-                divisions=bindparam("k_div"),
             )
         )
         values = [
@@ -318,7 +322,6 @@ class SqlPushPlans:
                 "k_year": u["year_start"],
                 "k_done": u["done"],
                 "k_next": u["next_start"],
-                "k_div": u["divisions"],
             }
             for u in updates
         ]
@@ -367,7 +370,9 @@ def refresh_statistics(engine: Engine) -> list[str]:
     one run, faster than autovacuum's analyse follows: with statistics from before, the planner
     takes the new rows for none and picks plans that are quadratic in them (a nested loop probing
     every Communication's index rows for `status=preparation,in-progress`: minutes for a few
-    thousand pushes).  The job calls this between its steps."""
+    thousand pushes).  The job calls this once per run, after planning and before its retry
+    and due steps (`PushService.run`): the pushes a run writes are analysed by the next run's
+    call (or by autovacuum in between), which is when they are searched."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.begin() as conn:

@@ -124,3 +124,24 @@ def test_instantiate_replaces_every_placeholder() -> None:
     push = _push(0, "a1", OUTCOMES[1])
     text = Skeleton(push.materialise()).key
     assert "zzjyv" not in text and "1801-" not in text and "1802-" not in text
+
+
+@pytest.mark.parametrize(
+    ("values", "exact"),
+    [
+        ({M.PATIENT: "p9"}, True),
+        ({M.PATIENT: "zzjyv1tok"}, False),  # a value spelling a placeholder: extract in full
+        ({M.PATIENT: "p" * 64}, True),  # the longest id
+    ],
+)
+def test_compiled_substitution_is_exact_or_declines(values: dict[str, str], exact: bool) -> None:
+    push = _push(2, "a1", OUTCOMES[1])
+    merged = {**push.values, **values}
+    rows = substitute(EXTRACTOR.extract(push.skeleton().content), merged)
+    if not exact:
+        assert rows is None
+        return
+    full = EXTRACTOR.extract(M.Push(push.body, merged).materialise())
+    assert rows is not None
+    for kind in ("token", "date", "reference", "uri", "text", "sort", "string"):
+        assert sorted(getattr(rows, kind)) == sorted(getattr(full, kind)), kind
