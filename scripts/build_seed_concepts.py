@@ -337,14 +337,50 @@ def settings() -> dict[str, Any]:
 
 
 def measure() -> dict[str, Any]:
+    """The indicator, computable: FHIRPath criteria evaluated by
+    `fhir_server/operations/measure_family_doctors.py` with the variables `definition` names."""
     pop = "http://terminology.hl7.org/CodeSystem/measure-population"
+    division = f"{BASE}/StructureDefinition/division-code"
+    in_area = (
+        f"extension('{division}').value.where(%areas contains $this"
+        " or %areas contains (substring(0, 4) + '00') or %areas contains (substring(0, 2) + '0000'))"
+        ".exists()"
+    )
+    team = (
+        "status = 'active' and category.coding.where(system = 'http://loinc.org'"
+        " and code = 'LA28865-6').exists()"
+    )
+    numerator = (
+        "active.where($this = false).empty()"
+        " and (period.start.empty() or period.start.toString() <= %periodEnd)"
+        " and (period.end.empty() or period.end.toString() >= %periodEnd)"
+        " and %areaOrganizations contains organization.reference"
+        f" and code.coding.where(system = '{BASE}/CodeSystem/care-team-role'"
+        " and (code in %doctorRoles)).exists()"
+        " and (%familyDoctorTeamMembers contains ('PractitionerRole/' + id)"
+        " or %familyDoctorTeamMembers contains practitioner.reference)"
+    )
+    residents = (
+        "active.where($this = false).empty()"
+        " and deceased.ofType(boolean).where($this = true).empty()"
+        " and deceased.ofType(dateTime).where(toString() <= %periodEnd).empty()"
+        f" and address.where(use.empty() or use = 'home').{in_area}"
+    )
 
-    def population(code: str, expression: str) -> dict[str, Any]:
+    def population(code: str, language: str, expression: str, description: str) -> dict[str, Any]:
         return {
             "code": {"coding": [{"system": pop, "code": code}]},
-            "criteria": {"language": "text/plain", "expression": expression},
+            "description": description,
+            "criteria": {"language": language, "expression": expression},
         }
 
+    doctors = population(
+        "numerator",
+        "text/fhirpath",
+        numerator,
+        "Family doctors: distinct PractitionerRole.practitioner of the roles meeting the "
+        "criterion (counted once however many roles or teams they hold)",
+    )
     return {
         "resourceType": "Measure",
         "id": "family-doctors-per-10000",
@@ -358,8 +394,30 @@ def measure() -> dict[str, Any]:
         "publisher": "Jiayi",
         "description": "Family doctors per 10,000 residents of an area on the last day of the "
         f"period ({GD}: 拓宽家庭医生来源，提高每万人家庭医生数). A ratio: numerator the distinct "
-        "Practitioners holding an active PractitionerRole as a member of an active family-doctor "
-        "CareTeam of an institution in the area; denominator the area's residents / 10 000.",
+        "Practitioners holding, on the period end, an active doctor PractitionerRole at an "
+        "institution of the area as a member of an active family-doctor CareTeam; denominator "
+        "the area's residents / 10 000, twice: group `registered` counts the residents stored "
+        "(Patients with a home address division code in the area, not deceased), group `census` "
+        "uses the 7th national census resident population (2020-11-01, Guangdong 7th-census "
+        "bulletin, terminology/population/guangdong-reference-figures.json), published for the "
+        "province and its 21 cities only. The area is a GB/T 2260 code (a code covers the "
+        "divisions under it) or an institution (Organization: its doctors over the residents of "
+        "its address divisions). Computed by Measure/family-doctors-per-10000/$evaluate-measure "
+        "(OperationDefinition family-doctors-evaluate-measure) evaluating the text/fhirpath "
+        "criteria with the variables under definition.",
+        "definition": [
+            "%periodEnd: the periodEnd parameter (YYYY-MM-DD): the day counted",
+            "%areas: the GB/T 2260 division codes of the area: the subject/reporter code, or the "
+            "division codes of the reporting Organization's addresses",
+            "%areaOrganizations: references of the Organizations meeting `address." + in_area + "`"
+            " (or the reporting Organization alone)",
+            "%familyDoctorTeamMembers: participant.member references of the CareTeams meeting `"
+            + team
+            + "` (family-doctor teams)",
+            "%doctorRoles: the care-team-role codes of doctors: general-practitioner, specialist, "
+            "sinking-doctor, village-doctor, tcm-physician, public-health-physician (nurses, "
+            "pharmacists, health managers and assistants are team members, not family doctors)",
+        ],
         "scoring": {
             "coding": [
                 {"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "ratio"}
@@ -385,20 +443,35 @@ def measure() -> dict[str, Any]:
         },
         "group": [
             {
+                "id": "registered",
+                "description": "Per 10 000 residents stored in the server",
                 "population": [
-                    population(
-                        "numerator",
-                        "Distinct Practitioners with an active PractitionerRole that is a member "
-                        "of an active CareTeam of category family-doctor team managed by an "
-                        "institution of the area",
-                    ),
+                    doctors,
                     population(
                         "denominator",
-                        "Residents of the area (Patient with a home address division code in "
-                        "the area), divided by 10 000",
+                        "text/fhirpath",
+                        residents,
+                        "Residents: Patients of the area (home or unspecified-use address), "
+                        "not deceased on the period end; the score divides by count / 10 000",
                     ),
-                ]
-            }
+                ],
+            },
+            {
+                "id": "census",
+                "description": "Per 10 000 residents of the 2020 census (province and cities)",
+                "population": [
+                    doctors,
+                    population(
+                        "denominator",
+                        "text/plain",
+                        "7th national census resident population of the area "
+                        "(terminology/population/guangdong-reference-figures.json: "
+                        "figures.population for 440000, cities[].population2020 for a city)",
+                        "Census residents; no figure (group not reported) for a district or "
+                        "an institution",
+                    ),
+                ],
+            },
         ],
     }
 

@@ -78,11 +78,13 @@ def capability_statement(
     references_enforced: bool = False,
     supported_profiles: Mapping[str, Sequence[str]] | None = None,
     implementation_guides: Sequence[str] = (IMPLEMENTATION_GUIDE,),
+    system_search_params: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """`interactions` are the codes of the routed interaction table (plus transaction/batch);
     the conditional flags follow from it: conditional create is part of create (`If-None-Exist`),
     conditional delete removes up to 100 matches (`multiple`), conditional read honours both
-    `If-None-Match` and `If-Modified-Since` (`full-support`)."""
+    `If-None-Match` and `If-Modified-Since` (`full-support`).  `system_search_params`: the
+    parameters of system-level search (`rest.searchParam`, search.capability)."""
     codes = set(interactions)
     resources = []
     for rtype in sorted(resource_types):
@@ -118,6 +120,8 @@ def capability_statement(
         "resource": resources,
         "interaction": [{"code": c} for c in SYSTEM_LEVEL if c in codes],
     }
+    if system_search_params and "search-system" in codes:
+        rest["searchParam"] = list(system_search_params)
     if security:
         rest["security"] = dict(security)
     if operations:

@@ -7,6 +7,7 @@ then path), so seeding and listings are reproducible.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ def load_ig_resources(include_examples: bool = False) -> list[dict[str, Any]]:
     """Every FHIR resource of the guide (CodeSystem, ValueSet, StructureDefinition, PlanDefinition …).
 
     Example instances (`profiles/examples/`) are left out unless asked for: they illustrate the
-    profiles and must not be seeded into production databases."""
-    resources: list[dict[str, Any]] = []
+    profiles and must not be seeded into production databases.  A new list each call, of parsed
+    resources shared by every caller (read-only: copy one before changing it)."""
+    files: list[tuple[str, int, int]] = []
     for name in IG_FOLDERS:
         root = ig_dir(name)
         for path in _json_files(root):
@@ -38,10 +40,20 @@ def load_ig_resources(include_examples: bool = False) -> list[dict[str, Any]]:
                 include_examples and "examples" in parts
             ):
                 continue
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
-                resources.append(data)
-    return resources
+            stat = path.stat()
+            files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return list(_parsed(tuple(files)))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(files: tuple[tuple[str, int, int], ...]) -> tuple[dict[str, Any], ...]:
+    """The resources in `files` (path, size, mtime), parsed once per distinct set of versions."""
+    resources = []
+    for path, _size, _mtime in files:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
+            resources.append(data)
+    return tuple(resources)
 
 
 def load_ig_data(folder: str, filename: str) -> Any:

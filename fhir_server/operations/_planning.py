@@ -24,11 +24,23 @@ CAREPLAN_PROFILE = "https://jiayi.health/fhir/StructureDefinition/jiayi-careplan
 
 def existing_packages(repo: FhirRepository, urls: Sequence[str]) -> list[str]:
     """Key-population packages that are stored (a population without a package is skipped)."""
-    return [
-        u
-        for u in urls
-        if repo.current_or_none("PlanDefinition", plan_rules.package_id(u)) is not None
-    ]
+    return [u for u, _ in stored_packages(repo, urls)]
+
+
+def stored_packages(
+    repo: FhirRepository, urls: Sequence[str]
+) -> list[tuple[str, str | dict[str, Any]]]:
+    """(canonical, what to plan with) for each stored package of `urls`, each read once: the
+    PlanDefinition itself when its `url` is the canonical (planned inline, not read again), else
+    the canonical (read, or refused, by `careplans.service.plan_member` as before)."""
+    out: list[tuple[str, str | dict[str, Any]]] = []
+    for u in urls:
+        record = repo.current_or_none("PlanDefinition", plan_rules.package_id(u))
+        if record is None:
+            continue
+        content = record.content if not record.deleted else None
+        out.append((u, content if content and content.get("url") == u else u))
+    return out
 
 
 def contract_years(
@@ -63,12 +75,17 @@ def plan_member(
     consent: bool,
     links: Mapping[str, Any],
 ) -> PlannedMember:
+    given: list[tuple[str, str | dict[str, Any]]] = []
     for i, url in enumerate(extra_packages):  # 422 at `package[i]` for an unknown package
-        plans.read_package(repo, url, f"package[{i}]")
+        read = plans.read_package(repo, url, f"package[{i}]")
+        given.append((url, read if read.get("url") == url else url))
     years, codes, conditions = contract_years(repo, patient, start, end)
     urls = plan_rules.default_packages(codes)
-    urls = existing_packages(repo, urls) + [u for u in extra_packages if u not in urls]
-    member = plans.plan_member(repo, patient, conditions, years, urls, consent=consent, items=items)
+    extra = [(u, read) for u, read in given if u not in urls]
+    packages = [p for _, p in stored_packages(repo, urls)] + [p for _, p in extra]
+    member = plans.plan_member(
+        repo, patient, conditions, years, packages, consent=consent, items=items
+    )
     care_plan = plans.care_plan_for(
         member, f"Patient/{patient['id']}", start, end, profile=CAREPLAN_PROFILE, **links
     )

@@ -39,11 +39,21 @@ class OperationRegistry:
         self.specs = list(specs)
         self.definitions = dict(definitions)
 
-    def find(self, code: str, resource_type: str | None, instance: bool) -> OperationSpec | None:
+    def find(
+        self, code: str, resource_type: str | None, instance: bool, id: str | None = None
+    ) -> OperationSpec | None:
+        """The spec for `$code` at this level.  A spec whose `extra["instance_ids"]` names the
+        instance wins (e.g. `$evaluate-measure` per Measure); one naming other ids never applies."""
+        general: OperationSpec | None = None
         for spec in self.specs:
-            if spec.code == code and spec.applies(resource_type, instance):
+            if spec.code != code or not spec.applies(resource_type, instance):
+                continue
+            ids = spec.extra.get("instance_ids")
+            if ids is None:
+                general = general or spec
+            elif id is not None and id in ids:
                 return spec
-        return None
+        return general
 
     def capability_entries(self, resource_type: str | None) -> list[dict[str, Any]]:
         """`{"name", "definition"}` for the system level (None) or one resource type."""
@@ -58,7 +68,9 @@ class OperationRegistry:
                 )
             )
             if hit:
-                seen.setdefault(spec.code, {"name": spec.code, "definition": spec.definition})
+                # one entry per definition: per-instance specs (`instance_ids`) share a code
+                key = spec.code if "instance_ids" not in spec.extra else spec.definition
+                seen.setdefault(key, {"name": spec.code, "definition": spec.definition})
         return list(seen.values())
 
 
@@ -66,7 +78,7 @@ def handle_operation(repo: FhirRepository, req: FhirRequest, route: Route) -> Fh
     registry: OperationRegistry = repo.components.operations
     assert route.operation
     code = route.operation.lstrip("$")
-    spec = registry.find(code, route.resource_type, route.id is not None)
+    spec = registry.find(code, route.resource_type, route.id is not None, route.id)
     if spec is None:
         where = route.resource_type or "the system level"
         raise E.FhirError(

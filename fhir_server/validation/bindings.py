@@ -112,7 +112,7 @@ def _shown(type_code: str, value: Any) -> str:
         return f"Code '{value}'"
     if type_code == "CodeableConcept":
         codes = [f"{c.get('system', '')}|{c.get('code')}" for c in value.get("coding", [])]
-        return "None of the codings " + ", ".join(repr(c) for c in codes)
+        return "CodeableConcept (" + ", ".join(repr(c) for c in codes) + ")"
     return f"Code '{value.get('system', '')}|{value.get('code')}'"
 
 

@@ -202,3 +202,24 @@ def test_every_listed_interaction_answers(client: TestClient) -> None:
     if client.get("/fhir/_history?_count=1").status_code != 200:
         problems.append("history-system")
     assert not problems, "\n".join(problems)
+
+
+def test_system_search_parameters_and_named_queries_are_listed_and_answer(
+    client: TestClient,
+) -> None:
+    rest = _statement(client)["rest"][0]
+    names = {p["name"] for p in rest["searchParam"]}
+    assert {"_id", "_lastUpdated", "_tag", "_has", "_type", "_filter"} <= names
+    patient = next(r for r in rest["resource"] if r["type"] == "Patient")
+    named = [o for o in patient["operation"] if o["name"] == "contracted-residents"]
+    assert named and named[0]["definition"].endswith(
+        "/OperationDefinition/query-contracted-residents"
+    )
+    assert any(o["name"] == "everything" for o in patient["operation"])  # the routed ones stay
+    ok = client.get("/fhir/Patient?_query=contracted-residents&care-team=CareTeam/x")
+    assert ok.status_code == 200 and ok.json()["type"] == "searchset"
+    assert "_query=contracted-residents" in ok.json()["link"][0]["url"]
+    bad = client.get("/fhir/Patient?_query=no-such-query")
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["expression"] == ["_query"]
+    assert client.get("/fhir?_lastUpdated=ge2020-01-01").status_code == 200

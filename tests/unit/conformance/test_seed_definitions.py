@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fhir_server.app import build_components
+from fhir_server.conformance import ig
 from fhir_server.conformance.ig import load_ig_resources
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.conformance.seed import seed_definitions
@@ -46,3 +47,19 @@ def test_seed_is_idempotent(database_url: str) -> None:
         assert repo.read("PlanDefinition", "kp-hypertension").version_id == 3
     finally:
         components.database.dispose()
+
+
+def test_the_shared_parsed_guide_is_left_as_read(database_url: str) -> None:
+    """The guide is parsed once per process and shared (conformance.ig): seeding it, validating
+    the guide's examples against their profiles and building the server must not change it."""
+    components = build_components(make_settings(database_url))
+    repo = FhirRepository(RequestContext("http://testserver/fhir", system_name="seed"), components)
+    try:
+        seed_definitions(repo)
+        for example in load_ig_resources(include_examples=True):
+            components.validator.validate(example, example.get("meta", {}).get("profile", ()))
+    finally:
+        components.database.dispose()
+    shared = load_ig_resources(include_examples=True)
+    ig._parsed.cache_clear()
+    assert shared == load_ig_resources(include_examples=True)

@@ -119,6 +119,39 @@ def test_parameters_output() -> None:
 def test_discover_finds_declared_operations() -> None:
     specs = discover()
     assert all(isinstance(s, OperationSpec) for s in specs)
-    assert len(
-        {(s.code, s.system, s.type_level, s.instance, s.resource_types) for s in specs}
-    ) == len(specs)
+    # one spec per level, except per-instance specs (`extra["instance_ids"]`, e.g. the two
+    # `Measure/<id>/$evaluate-measure`), told apart by their instances
+    keys = {
+        (s.code, s.system, s.type_level, s.instance, s.resource_types, s.extra.get("instance_ids"))
+        for s in specs
+    }
+    assert len(keys) == len(specs)
+
+
+def test_a_per_instance_spec_wins_for_its_instance_only() -> None:
+    def general(repo: object, op: object) -> None:  # pragma: no cover - never called
+        raise AssertionError
+
+    def own(repo: object, op: object) -> None:  # pragma: no cover - never called
+        raise AssertionError
+
+    base = OperationSpec(
+        "evaluate-measure", "urn:general", general, instance=True, resource_types=("Measure",)
+    )  # type: ignore[arg-type]
+    special = OperationSpec(
+        "evaluate-measure",
+        "urn:own",
+        own,  # type: ignore[arg-type]
+        instance=True,
+        resource_types=("Measure",),
+        extra={"instance_ids": ("m1",)},
+    )
+    for order in ([base, special], [special, base]):
+        reg = OperationRegistry(order, {})
+        assert reg.find("evaluate-measure", "Measure", True, "m1") is special
+        assert reg.find("evaluate-measure", "Measure", True, "m2") is base
+        assert reg.find("evaluate-measure", "Measure", True) is base
+    only = OperationRegistry([special], {})
+    assert only.find("evaluate-measure", "Measure", True, "m2") is None
+    entries = OperationRegistry([base, special], {}).capability_entries("Measure")
+    assert {e["definition"] for e in entries} == {"urn:general", "urn:own"}

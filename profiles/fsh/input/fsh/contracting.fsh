@@ -172,6 +172,23 @@ Description: "已接单的项目须有承接团队或医生 An accepted order na
 Expression: "(status = 'accepted' or status = 'in-progress' or status = 'completed') implies owner.exists()"
 Severity: #error
 
+Profile: JiayiPrimaryCareTask
+Parent: Task
+Id: jiayi-primary-care-task
+Title: "签约延伸服务任务 Primary-care service task (Task)"
+Description: "A service or arrangement of the contract that is not a row of the package annexes, done by the family-doctor team for a signed resident: shortage-drug registration, prescription outflow and home delivery of medicines (一(六); 粤(六)), medication monitoring of key populations, the annual health-assessment report, family sickbeds, long-term-care assessment and care (一(七); 粤(七)), health-education and vaccine prescriptions (粤(三)), self-management group activities, home visits (粤(八)), points redemption (一(九); 粤(九)) and the 'five ones' bundle of community signing (粤(五)). code: which service, required from primary-care-service (the code system is the guide's closed list of these arrangements; a service-item of the packages is ordered with JiayiServiceItemOrder instead); for: the resident; focus: the Contract; owner: the team or a member."
+* status MS
+* code 1..1 MS
+* code from $pcs-vs (required)
+* focus 0..1 MS
+* focus only Reference(JiayiContract or JiayiCarePlan)
+* for 1..1 MS
+* for only Reference(JiayiResidentPatient)
+* authoredOn 1..1 MS
+* owner MS
+* owner only Reference(JiayiFamilyDoctorTeam or JiayiPractitionerRole)
+* obeys jy-task-owner
+
 Profile: JiayiContractConfirmation
 Parent: Task
 Id: jiayi-contract-confirmation

@@ -185,6 +185,7 @@ Usage: #example
 * name = "西丽社区流动医疗点（每周三上午）"
 * mode = #instance
 * extension[mobilePoint].valueBoolean = true
+* type[setting] = $setting#community "社区"
 * position.longitude = 113.3632
 * position.latitude = 22.9415
 * managingOrganization = Reference(example-community-centre)
@@ -211,3 +212,4 @@ Usage: #example
 * extension[signingChannel][0].valueCoding = $channel#on-site "机构现场签约"
 * extension[signingChannel][1].valueCoding = $channel#online "线上签约"
 * extension[signingChannel][2].valueCoding = $channel#community-event "社区集中签约活动"
+* extension[publicityDay].valueCoding = $pubday#world-family-doctor-day "世界家庭医生日"

@@ -201,6 +201,18 @@ Usage: #example
 * requester = Reference(example-chen-guoqiang)
 * owner = Reference(example-team-huang)
 
+Instance: example-home-medicine-delivery
+InstanceOf: JiayiPrimaryCareTask
+Title: "药品配送到家（已接单）"
+Usage: #example
+* status = #accepted
+* intent = #order
+* code = $pcs#home-medicine-delivery "药品配送到家"
+* focus = Reference(example-family-contract)
+* for = Reference(example-chen-guoqiang)
+* authoredOn = "2026-03-02T10:00:00+08:00"
+* owner = Reference(example-team-huang)
+
 Instance: example-confirmation
 InstanceOf: JiayiContractConfirmation
 Title: "2026年度签约确认任务"

@@ -79,6 +79,15 @@ Context: HealthcareService, Contract
 * value[x] only Coding
 * valueCoding from $channel-vs (required)
 
+Extension: PublicityDay
+Id: publicity-day
+Title: "主题宣传日 Publicity day"
+Description: "The publicity day (世界家庭医生日 5月19日, 中国医师节 8月19日, 重阳节) around which a signing and publicity event is held (一(十): 每年5月19日“世界家庭医生日”和重阳节等前后开展主题宣传活动…现场咨询、义诊和签约等活动; 粤(十)): on the public notice of a community's signing event (HealthcareService) or on a health push announcing it (Communication). valueCoding, required from publicity-day (the days the seeds name)."
+Context: HealthcareService, Communication
+* value[x] only Coding
+* valueCoding 1..1
+* valueCoding from $pubday-vs (required)
+
 Extension: ContractCareTeam
 Id: contract-care-team
 Title: "签约团队 Contracted family-doctor team"

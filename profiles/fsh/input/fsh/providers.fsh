@@ -89,6 +89,16 @@ Description: "A place of service: an institution's site, a fixed or mobile medic
 * name 1..1 MS
 * mode MS
 * type MS
+* type ^slicing.discriminator.type = #value
+* type ^slicing.discriminator.path = "coding.system"
+* type ^slicing.rules = #open
+* type ^slicing.description = "The functional community a medical point or signing venue serves, besides any other type"
+* type contains setting 0..1 MS
+* type[setting] ^short = "功能社区 The functional community served (五进/六进)"
+* type[setting] ^definition = "The functional community (机关、企业、校园、社区、家庭、养老托育机构) where a fixed or mobile medical point or a community-signing venue serves residents (一(五) 五进; 粤(五) 六进)."
+* type[setting].coding.system 1..1
+* type[setting].coding.system = "https://jiayi.health/fhir/CodeSystem/community-setting" (exactly)
+* type[setting] from $setting-vs (required)
 * address MS
 * address.extension contains DivisionCode named divisionCode 0..1 MS and CommunityUnit named communityUnit 0..1 MS
 * position MS
@@ -120,3 +130,4 @@ Description: "What a community (居委/村委) is told about its family-doctor s
 * telecom 1..* MS
 * availableTime 1..* MS
 * extension contains SigningChannel named signingChannel 1..* MS
+* extension contains PublicityDay named publicityDay 0..1 MS

@@ -27,6 +27,7 @@ Description: "A health message pushed to a signed resident: at least 12 a year, 
 * payload 1..* MS
 * payload.content[x] only string
 * extension contains SolarTerm named solarTerm 0..1 MS
+* extension contains PublicityDay named publicityDay 0..1 MS
 
 Profile: JiayiReferral
 Parent: ServiceRequest
