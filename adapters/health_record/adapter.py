@@ -32,6 +32,7 @@ from fhir_server.domain.sync.ports import (
 )
 from fhir_server.domain.sync.record import compartment_types, patient_record
 from fhir_server.domain.sync.summary import summary_document
+from fhir_server.services.audit import disclosure_record
 from fhir_server.services.consent import ConsentEvaluator, ConsentRequest
 from fhir_server.services.every_match import search_all
 
@@ -42,9 +43,15 @@ def _ref(resource: Mapping[str, Any]) -> Ref:
     return str(resource["resourceType"]), str(resource["id"])
 
 
+#: What the store holds of a resident: their compartment, but not the audit trail (readable by
+#: auditors only, issue 5 — and publishing it would audit a disclosure of each disclosure's
+#: AuditEvent, without end).
+RECORD_TYPES = [t for t in compartment_types() if t != "AuditEvent"]
+
+
 class HealthRecordAdapter:
     consumer = "health-record"
-    resource_types = frozenset(["Patient", *compartment_types()])
+    resource_types = frozenset(["Patient", *RECORD_TYPES])
 
     def __init__(self, store: HealthRecordStore, organization: str | None = None) -> None:
         self.store = store
@@ -94,11 +101,11 @@ class HealthRecordAdapter:
             if exc.status not in (404, 410):
                 raise
             patient = None  # the Patient is gone: nothing of theirs may stay in the store
-        rest = patient_record(repo, patient_id, types=compartment_types())
+        rest = patient_record(repo, patient_id, types=RECORD_TYPES)
         record = ([patient] if patient is not None else []) + rest
         if patient is None or not consents.permits(patient_id, request, "Patient"):
             held = [_ref(r) for r in record] + list(changed) + list(deleted)
-            self.store.withdraw(patient_id, list(dict.fromkeys(held)))
+            self._withdraw(repo, patient_id, list(dict.fromkeys(held)))
             return "withdrawn"
         allowed: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
@@ -107,7 +114,7 @@ class HealthRecordAdapter:
             ok = consents.permits(patient_id, request, rtype, f"{rtype}/{rid}")
             (allowed if ok else refused).append(resource)
         if not allowed or allowed[0] is not patient:
-            self.store.withdraw(patient_id, [_ref(r) for r in record])
+            self._withdraw(repo, patient_id, [_ref(r) for r in record])
             return "withdrawn"
         document = summary_document(
             patient, allowed[1:], base_url=repo.ctx.base_url, now=repo.components.clock.now()
@@ -116,8 +123,53 @@ class HealthRecordAdapter:
         wanted = set(changed)
         sent = [r for ref, r in current.items() if full or ref in wanted]
         gone = list(dict.fromkeys([*deleted, *(_ref(r) for r in refused)]))
-        self.store.publish(patient_id, document, sent, gone)
+        refs = [f"{t}/{i}" for t, i in (_ref(r) for r in sent)]
+        try:
+            self.store.publish(patient_id, document, sent, gone)
+        except Exception as exc:
+            self._audit(repo, patient_id, "publish", refs, exc)
+            raise
+        self._audit(repo, patient_id, "publish", refs, None)
         return "published"
+
+    def _withdraw(self, repo: Any, patient_id: str, held: list[Ref]) -> None:
+        try:
+            self.store.withdraw(patient_id, held)
+        except Exception as exc:
+            self._audit(repo, patient_id, "withdraw", [], exc)
+            raise
+        self._audit(repo, patient_id, "withdraw", [], None)
+
+    def _audit(
+        self, repo: Any, patient_id: str, what: str, refs: list[str], failure: Exception | None
+    ) -> None:
+        """An AuditEvent for what went to the store about one resident (issue 5: every
+        disclosure), a withdrawal included (it names the resident to the store)."""
+        sink = getattr(repo.components, "audit", None)
+        if sink is None:
+            return
+        base = getattr(getattr(self.store, "http", None), "base_url", None)
+        refused = isinstance(failure, RecordRefused)
+        sink.record(
+            disclosure_record(
+                "health-record",
+                f"Patient/{patient_id} {what} ({len(refs)} resources and the summary)"
+                if what == "publish"
+                else f"Patient/{patient_id} {what}",
+                refs,
+                delivered=failure is None,
+                status=422 if refused else None,
+                recipient=(
+                    {"reference": f"Organization/{self.organization}"}
+                    if self.organization
+                    else {"display": "resident health-record store"}
+                ),
+                recipient_name="health-record store",
+                endpoint=str(base) if base else None,
+                at=repo.components.clock.now(),
+                patients=[patient_id],
+            )
+        )
 
     # -- outbox consumer ---------------------------------------------------------------------------
     def deliver(self, repo: Any, events: Sequence[Any]) -> Mapping[int, str | None]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from fhir_server.core import errors as E
 from fhir_server.core.ids import new_id
+from fhir_server.services.audit import disclosure_record
 from fhir_server.storage.ports import HistoryQuery
 
 from . import mapping as M
@@ -232,13 +233,62 @@ class SigningPlatformAdapter:
             for rec in self.records_for(repo, e):
                 records[rec["record_key"]] = rec  # the latest state of a key wins
                 keys[e.seq].append(rec["record_key"])
-        result = self.client.push(list(records.values())) if records else BatchResult()
+        result = self._push(repo, list(records.values()), "outbox")
         return {
             seq: (
                 "; ".join(f"{k}: {result.rejected[k]}" for k in ks if k in result.rejected) or None
             )
             for seq, ks in keys.items()
         }
+
+    def _push(self, repo: Any, records: list[dict[str, Any]], why: str) -> BatchResult:
+        """Push records to the platform; the disclosure is audited, delivered or not (issue 5)."""
+        if not records:
+            return BatchResult()
+        try:
+            result = self.client.push(records)
+        except Exception:
+            self._audit(repo, records, why, delivered=False)
+            raise
+        accepted = [r for r in records if r["record_key"] not in result.rejected]
+        if accepted:
+            self._audit(repo, accepted, why, delivered=True)
+        refused = [r for r in records if r["record_key"] in result.rejected]
+        if refused:
+            self._audit(repo, refused, why + " (refused)", delivered=False, status=422)
+        return result
+
+    def _audit(
+        self,
+        repo: Any,
+        records: Sequence[dict[str, Any]],
+        why: str,
+        *,
+        delivered: bool,
+        status: int | None = None,
+    ) -> None:
+        sink = getattr(repo.components, "audit", None)
+        if sink is None:
+            return
+        disclosed = []
+        for rec in records:
+            _kind, target, rid, _day = M.parse_key(str(rec["record_key"]))
+            if target != "platform" and rid:
+                disclosed.append(f"{target}/{rid}")
+        base = getattr(getattr(self.client, "http", None), "base_url", None)
+        sink.record(
+            disclosure_record(
+                "signing-platform",
+                f"{len(records)} records ({why})",
+                disclosed,
+                delivered=delivered,
+                status=status,
+                recipient={"display": "provincial contract-signing platform"},
+                recipient_name="signing platform",
+                endpoint=str(base) if base else None,
+                at=repo.components.clock.now(),
+            )
+        )
 
     # -- reconcile ---------------------------------------------------------------------------------
     def _day_bounds(self, day: date) -> tuple[datetime, datetime]:
@@ -330,7 +380,7 @@ class SigningPlatformAdapter:
             fix = self._repair(repo, key, {**remote[key], "day": day.isoformat()})
             if fix is not None:
                 repairs.append(fix)
-        result = self.client.push(resend + repairs) if resend or repairs else BatchResult()
+        result = self._push(repo, resend + repairs, f"reconcile {day.isoformat()}")
         return (
             f"{day.isoformat()}: {len(local)} local, {len(remote)} on the platform, "
             f"{len(resend)} resent, {len(extra)} only on the platform ({len(repairs)} repaired), "

@@ -87,8 +87,9 @@ def build_bulk_router(
         return found
 
     def audit(request: Request, status: int, content: bytes | None = None) -> None:
-        """An AuditEvent for a kick-off or a file download (issue 5: every access and denial);
-        a file's entities are the first resources it holds (the writer keeps 50)."""
+        """An AuditEvent for a kick-off, a status poll, a cancel or a file download (issue 5:
+        every access and denial); a file's entities are the first resources it holds (the
+        writer keeps 50)."""
         principal = getattr(request.state, "bulk_principal", None)
         if components.audit is None or (principal is None and status not in (401, 403)):
             return
@@ -118,8 +119,9 @@ def build_bulk_router(
         return getattr(found, "client_id", found)
 
     def own_job(request: Request, job_id: str) -> ExportJob:
+        owner = caller(request, None)  # first: an unknown job's 404 is audited with its caller
         job = store.get(job_id)
-        if job is None or (authorize is not None and job.owner != caller(request, None)):
+        if job is None or (authorize is not None and job.owner != owner):
             raise E.FhirError(
                 404, E.error("not-found", f"No export job '{job_id}'", message_id="JY-0404")
             )
@@ -184,6 +186,7 @@ def build_bulk_router(
         try:
             job = await run_in_threadpool(own_job, request, job_id)
             if job.status in ("accepted", "in-progress"):
+                audit(request, 202)
                 return Response(
                     status_code=202,
                     headers={
@@ -198,6 +201,7 @@ def build_bulk_router(
                 )
             files = await run_in_threadpool(store.files, job_id)
         except E.FhirError as exc:
+            audit(request, exc.status)
             return error_response(exc)
         manifest = {
             "transactionTime": fhir_instant(job.transaction_time),  # type: ignore[arg-type]
@@ -218,6 +222,7 @@ def build_bulk_router(
                 if f.kind == "error"
             ],
         }
+        audit(request, 200)
         return Response(dumps(manifest), 200, media_type="application/json")
 
     async def cancel(request: Request, job_id: str) -> Response:
@@ -226,7 +231,9 @@ def build_bulk_router(
             if not await run_in_threadpool(store.cancel, job_id):
                 raise E.not_found("export job", job_id)
         except E.FhirError as exc:
+            audit(request, exc.status)
             return error_response(exc)
+        audit(request, 202)
         return Response(status_code=202)
 
     async def download(request: Request, job_id: str, file_no: int) -> Response:

@@ -62,6 +62,39 @@ def compartment_terms(
     ]
 
 
+def recipient_request(
+    principal: Any, at: datetime, action: str = "disclose"
+) -> ConsentRequest | None:
+    """Who a recipient of data sent out (a Subscription's subscriber, an export's client) is to
+    a Consent: its user and Organization references and the purposes of its role; a recipient
+    without a principal names no actor (only Consents denying everyone apply to it); None for a
+    resident receiving their own record."""
+    if principal is not None and principal.kind == "patient":
+        return None
+    if principal is None:
+        return ConsentRequest(frozenset(), action, frozenset(), at)
+    actors = {r for r in (principal.fhir_user, principal.organization_reference) if r}
+    role = "system" if principal.kind == "system" else (principal.role or "")
+    return ConsentRequest(frozenset(actors), action, ROLE_PURPOSES.get(role, frozenset()), at)
+
+
+def compartment_contents(
+    compartment: PatientCompartment, find: Finder
+) -> Callable[[str, str], list[Mapping[str, Any]]]:
+    """(patient, type) → the resources of the type in the patient's compartment (through `find`,
+    as the system): what a Consent whose verdict depends on content is judged on."""
+
+    def contents(patient: str, resource_type: str) -> list[Mapping[str, Any]]:
+        found: dict[str, Mapping[str, Any]] = {}
+        for code in compartment.params(resource_type):
+            value = patient if code == "_id" else f"Patient/{patient}"
+            for item in find(resource_type, [(code, value)]):
+                found.setdefault(str(item.get("id")), item)
+        return list(found.values())
+
+    return contents
+
+
 class AccessControl:
     def __init__(
         self,
@@ -77,7 +110,7 @@ class AccessControl:
         self.policy = AccessPolicy(principal)
         self._now = now
         self.relationships = CareRelationships(principal.fhir_user, find, now().date())
-        self.consents = ConsentEvaluator(find)
+        self.consents = ConsentEvaluator(find, compartment_contents(compartment, find))
         self._decisions: dict[tuple[str, str], Decision | FhirError] = {}
         self._views: dict[tuple[str, str], TypeAccess] = {}
         self._consent_request: ConsentRequest | None | bool = False
@@ -217,7 +250,7 @@ class AccessControl:
             return True
         ref = f"{rtype}/{content.get('id')}"
         return all(
-            self.consents.permits(p, request, rtype, ref)
+            self.consents.permits(p, request, rtype, ref, content)
             for p in self.compartment.patients(content)
         )
 

@@ -50,6 +50,8 @@ _METHOD_ACTIONS = {"GET": "R", "HEAD": "R", "POST": "C", "PUT": "U", "PATCH": "U
 _MAX_ENTITIES = 50
 CLIENT_ID_SYSTEM = "https://jiayi.health/fhir/sid/client-id"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
+#: Subtypes of a disclosure (an Export event): the way the data left the server.
+DISCLOSURE_CHANNELS = "https://jiayi.health/fhir/CodeSystem/disclosure-channel"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class AuditRecord:
     event: str = ""  # auth events: login, login-throttled, token, invalid-client, refresh-reuse
     username: str | None = None  # auth events: the user name or client id attempted
     client_id: str | None = None
+    # disclosures (`kind` "disclosure", `event` the channel): who received the data, where
+    recipient: Mapping[str, Any] | None = None  # the recipient agent's `who`
+    endpoint: str | None = None  # where it went (no query string: it may hold secrets)
 
 
 def _outcome(status: int) -> str:
@@ -135,7 +140,47 @@ def _agents(record: AuditRecord) -> list[dict[str, Any]]:
     return agents
 
 
+def _disclosure_agents(record: AuditRecord) -> list[dict[str, Any]]:
+    """The server as source (it initiated the disclosure) and the recipient as destination
+    (DICOM PS3.15 "Export": roles 110153 Source / 110152 Destination), with the recipient's
+    client id and Organization when the recipient is a SMART client."""
+    source = {
+        "type": {"coding": [{"system": DCM, "code": "110153", "display": "Source Role ID"}]},
+        "who": {"display": "Jiayi FHIR server"},
+        "requestor": True,
+    }
+    who = dict(record.recipient or {"display": record.username or "unknown recipient"})
+    destination: dict[str, Any] = {
+        "type": {"coding": [{"system": DCM, "code": "110152", "display": "Destination Role ID"}]},
+        "who": who,
+        "requestor": False,
+    }
+    if record.username:
+        destination["name"] = record.username
+    if record.endpoint:
+        destination["network"] = {"address": record.endpoint, "type": "5"}
+    agents = [source, destination]
+    p = record.principal
+    if p is not None and p.client_id:
+        client = {"identifier": {"system": CLIENT_ID_SYSTEM, "value": p.client_id},
+                  "display": f"client {p.client_id}"}  # fmt: skip
+        if who.get("identifier") != client["identifier"]:
+            agents.append({"who": client, "requestor": False})
+    if (
+        p is not None
+        and p.organization_reference
+        and who.get("reference") != (p.organization_reference)
+    ):
+        agents.append({"who": {"reference": p.organization_reference}, "requestor": False})
+    return agents
+
+
 def _type(record: AuditRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    if record.kind == "disclosure":
+        return (
+            {"system": DCM, "code": "110106", "display": "Export"},
+            [{"system": DISCLOSURE_CHANNELS, "code": record.event}] if record.event else [],
+        )
     if record.kind == "auth":
         return (
             {"system": DCM, "code": "110114", "display": "User Authentication"},
@@ -191,17 +236,26 @@ def build_audit_event(
     action = (
         "E"
         if record.kind == "auth"
+        else "R"
+        if record.kind == "disclosure"
         else INTERACTION_ACTIONS.get(record.interaction, _METHOD_ACTIONS.get(record.method, "E"))
     )
     where = f"{record.method} /{record.path}" if record.kind == "rest" else record.event
+    if record.kind == "disclosure":
+        outcome_desc = (
+            f"{record.event} {record.path} to {record.username or record.endpoint or '?'}: "
+            f"{'delivered' if record.status < 400 else 'failed'} ({record.status})"
+        )
+    else:
+        outcome_desc = f"HTTP {record.status} {where} (request {record.request_id})"
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "type": kind,
         "action": action,
         "recorded": fhir_instant(record.recorded),
         "outcome": _outcome(record.status),
-        "outcomeDesc": f"HTTP {record.status} {where} (request {record.request_id})",
-        "agent": _agents(record),
+        "outcomeDesc": outcome_desc,
+        "agent": _disclosure_agents(record) if record.kind == "disclosure" else _agents(record),
         "source": {"observer": {"display": "Jiayi FHIR server"}},
     }
     if subtype:
@@ -294,6 +348,62 @@ class BackgroundAuditWriter:
                 uow.commit()
         except Exception:  # noqa: BLE001 - the audit trail must never take the server down
             log.exception("could not store %d audit events", len(batch))
+
+
+# -- disclosures (workflows sending data out: Subscriptions, adapters) ---------------------------------
+def public_endpoint(url: str | None) -> str | None:
+    """An endpoint as the audit trail shows it: scheme, host and path (no credentials, no query)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url.split("?", 1)[0]
+
+
+def disclosure_record(
+    channel: str,
+    what: str,
+    disclosed: Iterable[str],
+    *,
+    delivered: bool,
+    status: int | None = None,
+    recipient: Mapping[str, Any] | None = None,
+    recipient_name: str | None = None,
+    endpoint: str | None = None,
+    principal: Any = None,
+    at: datetime | None = None,
+    patients: Iterable[str] = (),
+) -> AuditRecord:
+    """The audit record of one disclosure: `channel` (subtype: `subscription-notification`,
+    `health-record`, `signing-platform` …), `what` (e.g. `Subscription/s1 event 4-6`),
+    `disclosed` the `Type/id`s sent (the writer adds the residents they concern; `patients`
+    names residents directly), `delivered` or failed (`status`: the recipient's answer, if any),
+    `recipient` the destination agent's `who`."""
+    from datetime import UTC
+
+    code = status if status is not None else (200 if delivered else 503)
+    if not delivered and code < 400:
+        code = 502
+    targets = [*disclosed, *(f"Patient/{p}" for p in patients)]
+    return AuditRecord(
+        recorded=at or datetime.now(UTC),
+        method="POST",
+        path=what,
+        query="",
+        status=code,
+        source_ip=None,
+        request_id=str(uuid.uuid4()),
+        principal=principal,
+        targets=tuple(dict.fromkeys(targets)),
+        kind="disclosure",
+        event=channel,
+        username=recipient_name,
+        recipient=recipient,
+        endpoint=public_endpoint(endpoint),
+    )
 
 
 # -- from a request (the REST edge calls this; no I/O) -----------------------------------------------

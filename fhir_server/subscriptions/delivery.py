@@ -15,7 +15,11 @@ from .model import SubscriptionInfo
 
 
 class DeliveryFailed(Exception):
-    pass
+    """`status`: the endpoint's HTTP answer (None: no answer — transport error, no endpoint)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def header_lines(lines: tuple[str, ...]) -> dict[str, str]:
@@ -40,4 +44,4 @@ def post_notification(
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     if not 200 <= r.status_code < 300:
-        raise DeliveryFailed(f"{info.endpoint} answered {r.status_code}")
+        raise DeliveryFailed(f"{info.endpoint} answered {r.status_code}", r.status_code)

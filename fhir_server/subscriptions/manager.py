@@ -32,6 +32,9 @@ from ..core import errors as E
 from ..core.fhirdate import parse_period
 from ..outbox.dispatcher import Backoff, Dispatcher, OutboxEvent, PartialDelivery
 from ..outbox.lease import Lease
+from ..services.access import CONSENT_EXEMPT, recipient_request
+from ..services.audit import CLIENT_ID_SYSTEM, disclosure_record
+from ..services.consent import ConsentEvaluator, ConsentRequest
 from ..services.context import RequestContext, ServerComponents
 from ..services.repository import FhirRepository
 from .delivery import DeliveryFailed, post_notification
@@ -159,6 +162,75 @@ class SubscriptionManager:
             for e in events
         ]
 
+    def _owner(self, info: SubscriptionInfo) -> Principal | None:
+        claims = self.store.owner(info.id)
+        if not claims:
+            return None
+        return Principal.from_claims({k: v for k, v in claims.items() if k != "exp"})
+
+    def _discloses(
+        self,
+        consents: ConsentEvaluator,
+        request: ConsentRequest | None,
+        event: OutboxEvent,
+        content: Mapping[str, Any] | None,
+    ) -> bool:
+        """Do the Consents of every resident the event concerns let it be disclosed to the
+        subscriber (action `disclose`)?  A refusal keeps the event out of the subscription (not
+        numbered, not sent), like a version the subscriber may not read."""
+        compartment = self.components.compartment
+        if request is None or content is None or compartment is None:
+            return True
+        if event.resource_type in CONSENT_EXEMPT:
+            return True
+        ref = f"{event.resource_type}/{event.resource_id}"
+        return all(
+            consents.permits(p, request, event.resource_type, ref, content)
+            for p in compartment.patients(content)
+        )
+
+    def _audit(
+        self,
+        info: SubscriptionInfo,
+        chunk: Sequence[StoredEvent],
+        *,
+        delivered: bool,
+        status: int | None,
+    ) -> None:
+        """An AuditEvent for a notification (issue 5: every disclosure): the subscriber as
+        recipient, the focus resources (none for `empty` content) and the residents they concern."""
+        sink = self.components.audit
+        if sink is None:
+            return
+        principal = self._owner(info)
+        disclosed = (
+            [f"{e.resource_type}/{e.resource_id}" for e in chunk] if info.content != "empty" else []
+        )
+        numbers = sorted(e.number for e in chunk)
+        span = f"{numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else str(numbers[0])
+        recipient: dict[str, Any] | None = None
+        if principal is not None and principal.organization_reference:
+            recipient = {"reference": principal.organization_reference}
+        elif principal is not None and principal.client_id:
+            recipient = {
+                "identifier": {"system": CLIENT_ID_SYSTEM, "value": principal.client_id},
+                "display": f"client {principal.client_id}",
+            }
+        sink.record(
+            disclosure_record(
+                "subscription-notification",
+                f"Subscription/{info.id} event {span} ({info.content})",
+                disclosed,
+                delivered=delivered,
+                status=status,
+                recipient=recipient,
+                recipient_name=f"Subscription/{info.id} subscriber",
+                endpoint=info.endpoint,
+                principal=principal,
+                at=self.components.clock.now(),
+            )
+        )
+
     def _dispatcher(self, consumer: str, handler: Any) -> Dispatcher:
         return Dispatcher(
             self.engine, consumer, handler, clock=self.components.clock, backoff=self.backoff
@@ -226,6 +298,8 @@ class SubscriptionManager:
         subs = self.subscriptions("active")
         starts = self.store.start_seqs()
         readers: dict[str, FhirRepository] = {}
+        consents = ConsentEvaluator.for_repository(self.repo)
+        requests: dict[str, ConsentRequest | None] = {}
         for event in events:
             # Only what happened after the subscription became active is its own.
             wanted = [
@@ -238,6 +312,10 @@ class SubscriptionManager:
                 if not self.filters.holds(s.filters, content):
                     continue
                 reader = readers.get(s.id) or readers.setdefault(s.id, self.subscriber(s))
+                if s.id not in requests:
+                    requests[s.id] = recipient_request(self._owner(s), self.components.clock.now())
+                if not self._discloses(consents, requests[s.id], event, content):
+                    continue
                 if self._readable(reader, event.resource_type, event.resource_id, event.version_id):
                     self.store.add_event(s.id, event)
         return {e.seq: None for e in events}
@@ -259,7 +337,9 @@ class SubscriptionManager:
                 try:
                     post_notification(self.http, info, bundle)
                 except DeliveryFailed as exc:
+                    self._audit(info, chunk, delivered=False, status=exc.status)
                     raise PartialDelivery(answered, f"DeliveryFailed: {exc}") from exc
+                self._audit(info, chunk, delivered=True, status=None)
                 self.store.mark_sent(info.id, self.components.clock.now())
                 answered.update({e.outbox_seq: None for e in chunk})
             # Events numbered for the subscription but not found (none expected) are settled too.

@@ -126,3 +126,60 @@ def test_back_end_clients_are_found_by_client_id(world: World) -> None:
     found = _events(world, **{"agent:identifier": "https://jiayi.health/fhir/sid/client-id|svc-9"})
     assert found and found[0]["agent"][0]["who"]["identifier"]["value"] == "svc-9"
     assert _events(world, altid="svc-9")
+
+
+# -- disclosures (pure): the AuditEvent of data sent out -----------------------------------------------
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:pw@hook.example.cn:8443/in?token=s3cret", "https://hook.example.cn:8443/in"),
+        ("http://127.0.0.1/fhir", "http://127.0.0.1/fhir"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_public_endpoint_drops_credentials_and_query(url: str | None, shown: str | None) -> None:
+    from fhir_server.services.audit import public_endpoint
+
+    assert public_endpoint(url) == shown
+
+
+@pytest.mark.parametrize(
+    "delivered, status, outcome",
+    [
+        (True, None, "0"),
+        (False, None, "8"),
+        (False, 503, "8"),
+        (False, 422, "4"),
+        (False, 200, "8"),
+    ],
+)
+def test_disclosure_event_shape(delivered: bool, status: int | None, outcome: str) -> None:
+    from fhir_server.services.audit import build_audit_event, disclosure_record
+
+    record = disclosure_record(
+        "health-record",
+        "Patient/p1 publish",
+        ["Observation/o1"],
+        delivered=delivered,
+        status=status,
+        recipient={"reference": "Organization/store"},
+        recipient_name="store",
+        endpoint="https://store.example.cn/fhir?key=x",
+        patients=["p1"],
+    )
+    event = build_audit_event(record, lambda r: ["p1"] if r.get("id") == "o1" else [],
+                              lambda ref: ["p1"] if ref == "Observation/o1" else [])  # fmt: skip
+    assert event["type"]["code"] == "110106" and event["action"] == "R"
+    assert event["subtype"] == [
+        {
+            "system": "https://jiayi.health/fhir/CodeSystem/disclosure-channel",
+            "code": "health-record",
+        }
+    ]
+    assert event["outcome"] == outcome
+    assert [x["what"]["reference"] for x in event["entity"]] == ["Observation/o1", "Patient/p1"]
+    source, destination = event["agent"]
+    assert source["requestor"] and not destination["requestor"]
+    assert destination["who"] == {"reference": "Organization/store"}
+    assert destination["network"] == {"address": "https://store.example.cn/fhir", "type": "5"}

@@ -276,3 +276,54 @@ def test_consents_not_in_force_change_nothing(world: World, change: dict[str, An
         provision["period"] = change.pop("provision_period")
     _store(world, consent("c", provision, **change))
     assert world.client.get("/fhir/Patient/a", headers=world.doctor()).status_code == 200
+
+
+def test_a_coded_deny_hides_only_the_resources_carrying_the_code(world: World) -> None:
+    """`provision.code` is judged on each resource (R4: "if this code is found in an instance"):
+    only `oa3` (LOINC 8462-4) is hidden from the centre, in search, totals, read and history."""
+    _store(
+        world,
+        consent(
+            "no-diastolic",
+            {
+                "type": "permit",
+                "provision": [
+                    {
+                        "type": "deny",
+                        "actor": actor("Organization/chc"),
+                        "code": [{"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}],
+                    }
+                ],
+            },
+        ),
+    )
+    doctor = world.doctor()
+    body = _search(world, "/fhir/Observation", doctor)
+    assert bundle_ids(body) == ["oa", "oa2"] and body["total"] == 2
+    assert world.client.get("/fhir/Observation/oa3", headers=doctor).status_code == 404
+    assert world.client.get("/fhir/Observation/oa3/_history/1", headers=doctor).status_code == 404
+    assert world.client.get("/fhir/Observation/oa2", headers=doctor).status_code == 200
+    assert world.client.get("/fhir/Observation/oa3", headers=world.resident()).status_code == 200
+
+
+def test_a_push_channel_opt_out_hides_nothing_from_readers(world: World) -> None:
+    """The guide's SMS opt-out (`jiayi-push-channel-consent`: a nested deny carrying only the
+    `consent-channel` extension) concerns pushes; the doctor still sees the whole record."""
+    sms_only = {
+        "type": "permit",
+        "provision": [
+            {
+                "type": "deny",
+                "extension": [
+                    {
+                        "url": "https://jiayi.health/fhir/StructureDefinition/consent-channel",
+                        "valueCode": "sms",
+                    }
+                ],
+            }
+        ],
+    }
+    _store(world, consent("sms-opt-out", sms_only))
+    body = _search(world, "/fhir/Observation", world.doctor())
+    assert bundle_ids(body) == ["oa", "oa2", "oa3"] and body["total"] == 3
+    assert world.client.get("/fhir/Patient/a", headers=world.doctor()).status_code == 200

@@ -12,6 +12,7 @@ import pytest
 from fhir_server.services.consent import (
     ConsentEvaluator,
     ConsentRequest,
+    denied_push_channels,
     evaluate,
     period_covers,
     type_view,
@@ -136,3 +137,227 @@ def test_evaluator_loads_once_per_patient() -> None:
     assert not evaluator.permits("p1", DOCTOR, "Observation")
     assert evaluator.permits("p1", HOSPITAL, "Observation")
     assert len(calls) == 1
+
+
+# -- content criteria: code, securityLabel, dataPeriod, profile / MIME classes, data.meaning,
+# -- actor.role, push channels (R4 Consent.provision.*) ---------------------------------------------
+LOINC = "http://loinc.org"
+HIV = {"coding": [{"system": LOINC, "code": "75622-1"}]}
+PUSH = "https://jiayi.health/fhir/CodeSystem/push-channel"
+CHANNEL_EXT = "https://jiayi.health/fhir/StructureDefinition/consent-channel"
+PT = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+VITALS = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+R_LABEL = {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}
+
+
+def obs(oid: str = "o1", code: str = "8480-6", **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": "Patient/p1"},
+        **extra,
+    }
+
+
+def deny(**criteria: Any) -> dict[str, Any]:
+    return {"type": "permit", "provision": [{"type": "deny", **criteria}]}
+
+
+def permit(**criteria: Any) -> dict[str, Any]:
+    return {"type": "deny", "provision": [{"type": "permit", **criteria}]}
+
+
+def role_actor(ref: str, code: str) -> list[dict[str, Any]]:
+    return [{"role": {"coding": [{"system": PT, "code": code}]}, "reference": {"reference": ref}}]
+
+
+def datum(ref: str, meaning: str) -> list[dict[str, Any]]:
+    return [{"meaning": meaning, "reference": {"reference": ref}}]
+
+
+SMS_PUSH = ConsentRequest(frozenset(), "disclose", frozenset(), NOW, channel="sms")
+DOC = {"resourceType": "DocumentReference", "id": "d1",
+       "content": [{"attachment": {"contentType": "application/hl7-cda+xml"}}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "provision, request_, rtype, content, expected",
+    [
+        # code: found in the resource, or not; without the resource a deny holds, a permit not
+        (deny(code=[HIV]), DOCTOR, "Observation", obs(code="75622-1"), "deny"),
+        (deny(code=[HIV]), DOCTOR, "Observation", obs(), "permit"),
+        (deny(code=[HIV]), DOCTOR, "Observation", None, "deny"),
+        (permit(code=[HIV]), DOCTOR, "Observation", obs(code="75622-1"), "permit"),
+        (permit(code=[HIV]), DOCTOR, "Observation", None, "deny"),
+        (deny(code=[{"coding": [{"code": "75622-1"}]}]), DOCTOR, "Observation", obs(code="75622-1"), "deny"),
+        # securityLabel: in meta.security
+        (deny(securityLabel=[R_LABEL]), DOCTOR, "Observation", obs(meta={"security": [R_LABEL]}), "deny"),
+        (deny(securityLabel=[R_LABEL]), DOCTOR, "Observation", obs(), "permit"),
+        (permit(securityLabel=[R_LABEL]), DOCTOR, "Observation", obs(meta={"security": [R_LABEL]}), "permit"),
+        # dataPeriod: overlaps the clinical time; a resource without one is undecidable
+        (deny(dataPeriod={"end": "2020-12-31"}), DOCTOR, "Observation", obs(effectiveDateTime="2019-05-01"), "deny"),
+        (deny(dataPeriod={"end": "2020-12-31"}), DOCTOR, "Observation", obs(effectiveDateTime="2024-05-01"), "permit"),
+        (deny(dataPeriod={"start": "2020"}), DOCTOR, "Observation",
+         obs(effectivePeriod={"start": "2019-01-01", "end": "2020-02-01"}), "deny"),
+        (deny(dataPeriod={"end": "2020"}), DOCTOR, "Observation", obs(), "deny"),
+        (permit(dataPeriod={"end": "2020"}), DOCTOR, "Observation", obs(), "deny"),
+        (permit(dataPeriod={"start": "2024"}), DOCTOR, "Observation", obs(issued="2025-01-01T08:00:00Z"), "permit"),
+        # class: a profile the resource claims, a base type's definition, a MIME document type
+        (deny(**{"class": [{"code": VITALS}]}), DOCTOR, "Observation", obs(meta={"profile": [VITALS]}), "deny"),
+        (deny(**{"class": [{"code": VITALS}]}), DOCTOR, "Observation", obs(), "permit"),
+        (deny(**{"class": [{"code": VITALS}]}), DOCTOR, "Observation", None, "deny"),
+        (deny(**{"class": [{"code": "http://hl7.org/fhir/StructureDefinition/Observation"}]}), DOCTOR, "Encounter", None, "permit"),
+        (deny(**{"class": [{"code": "http://hl7.org/fhir/StructureDefinition/Observation"}]}), DOCTOR, "Observation", None, "deny"),
+        (deny(**{"class": [{"system": "urn:ietf:bcp:13", "code": "application/hl7-cda+xml"}]}), DOCTOR, "DocumentReference", DOC, "deny"),
+        (deny(**{"class": [{"system": "urn:ietf:bcp:13", "code": "application/pdf"}]}), DOCTOR, "DocumentReference", DOC, "permit"),
+        (deny(**{"class": [{"system": "urn:ietf:bcp:13", "code": "application/pdf"}]}), DOCTOR, "Observation", None, "permit"),
+        (permit(**{"class": [{"system": "urn:x", "code": "lab"}]}), DOCTOR, "Observation", obs(), "deny"),
+        # actor.role: a reader is an information recipient; another role is undecidable
+        (deny(actor=role_actor("Organization/chc", "PRCP")), DOCTOR, "Observation", None, "deny"),
+        (deny(actor=role_actor("Organization/chc", "IRCP")), HOSPITAL, "Observation", None, "permit"),
+        (deny(actor=role_actor("Organization/chc", "CST")), DOCTOR, "Observation", None, "deny"),
+        (permit(actor=role_actor("Practitioner/d1", "CST")), DOCTOR, "Observation", None, "deny"),
+        (permit(actor=role_actor("Practitioner/d1", "IRCP")), DOCTOR, "Observation", None, "permit"),
+        (permit(actor=role_actor("https://x.cn/fhir/Practitioner/d1", "PRCP")), DOCTOR, "Observation", None, "permit"),
+        # data.meaning
+        (deny(data=datum("Patient/p1", "dependents")), DOCTOR, "Observation", obs(), "deny"),
+        (deny(data=datum("Patient/p2", "dependents")), DOCTOR, "Observation", obs(), "permit"),
+        (deny(data=datum("Practitioner/x", "authoredby")), DOCTOR, "Observation",
+         obs(performer=[{"reference": "Practitioner/x"}]), "deny"),
+        (deny(data=datum("Practitioner/x", "authoredby")), DOCTOR, "Observation", obs(), "permit"),
+        (permit(data=datum("Practitioner/x", "authoredby")), DOCTOR, "Observation", None, "deny"),
+        (deny(data=datum("Observation/o1", "instance")), DOCTOR, "Observation", obs("o1"), "deny"),
+        (deny(data=datum("Observation/o1", "instance")), DOCTOR, "Observation", obs("o2"), "permit"),
+        (deny(data=datum("DiagnosticReport/r1", "related")), DOCTOR, "Observation", obs("o2"), "deny"),
+        (permit(data=datum("DiagnosticReport/r1", "related")), DOCTOR, "Observation", obs("o2"), "deny"),
+        (permit(data=datum("Observation/o2", "related")), DOCTOR, "Observation", obs("o2"), "permit"),
+        # nested: a permit exception inside a deny inside a permit base
+        ({"type": "permit", "provision": [{"type": "deny", "code": [HIV], "provision": [
+            {"type": "permit", "actor": actor("Practitioner/d1")}]}]},
+         DOCTOR, "Observation", obs(code="75622-1"), "permit"),
+        ({"type": "permit", "provision": [{"type": "deny", "code": [HIV], "provision": [
+            {"type": "permit", "actor": actor("Practitioner/d1")}]}]},
+         HOSPITAL, "Observation", obs(code="75622-1"), "deny"),
+        # push channels: only a push on that channel; never a read
+        (deny(code=[{"coding": [{"system": PUSH, "code": "sms"}]}]), DOCTOR, "Observation", None, "permit"),
+        (deny(code=[{"coding": [{"system": PUSH, "code": "sms"}]}]), SMS_PUSH, "Communication", None, "deny"),
+        (deny(code=[{"coding": [{"system": PUSH, "code": "all"}]}]), SMS_PUSH, "Communication", None, "deny"),
+        (deny(code=[{"coding": [{"system": PUSH, "code": "wechat"}]}]), SMS_PUSH, "Communication", None, "permit"),
+        (deny(extension=[{"url": CHANNEL_EXT, "valueCode": "sms"}]), DOCTOR, "Observation", None, "permit"),
+        (deny(extension=[{"url": CHANNEL_EXT, "valueCode": "sms"}]), SMS_PUSH, "Communication", None, "deny"),
+        (deny(extension=[{"url": CHANNEL_EXT, "valueCode": "other"}]), SMS_PUSH, "Communication", None, "permit"),
+    ],
+)  # fmt: skip
+def test_content_criteria(
+    provision: dict[str, Any],
+    request_: ConsentRequest,
+    rtype: str,
+    content: dict[str, Any] | None,
+    expected: str,
+) -> None:
+    assert evaluate(c(provision), request_, rtype, None, content) == expected
+
+
+def test_the_guides_channel_opt_out_hides_nothing_from_readers() -> None:
+    """The guide's own `jiayi-push-channel-consent` example (an SMS opt-out: a permit base with a
+    nested deny carrying only `consent-channel`) used to deny every reader everything."""
+    import json
+
+    from fhir_server.conformance.packages import ig_dir
+
+    path = ig_dir("profiles") / "examples" / "Consent-example-push-consent.json"
+    example = json.loads(path.read_text("utf-8"))
+    for rtype in ("Observation", "Patient", "Communication"):
+        assert evaluate(example, DOCTOR, rtype) == "permit"
+    assert evaluate(example, SMS_PUSH, "Communication") == "deny"
+
+
+def test_type_view_judges_each_resource_when_the_verdict_needs_content() -> None:
+    hiv, bp = obs("hiv", code="75622-1"), obs("bp")
+    consents = [c(deny(actor=actor("Organization/chc"), code=[HIV]))]
+    loaded: list[str] = []
+
+    def contents() -> list[dict[str, Any]]:
+        loaded.append("x")
+        return [hiv, bp]
+
+    view = type_view(consents, DOCTOR, "Observation", contents)
+    assert not view.denied and view.exceptions == {"hiv"}
+    assert type_view(consents, DOCTOR, "Observation").denied  # without contents: conservative
+    assert type_view(consents, HOSPITAL, "Observation", contents) == type_view(
+        [], HOSPITAL, "Observation"
+    )
+    assert type_view([c(DENY_CHC_OBS)], DOCTOR, "Observation", contents).denied  # no content needed
+    assert loaded == ["x"]
+
+
+# -- health pushes: the same rules (`denied_push_channels`, for domain/pushes) ------------------------
+def _push_consent(provision: dict[str, Any], status: str = "active") -> dict[str, Any]:
+    return {"resourceType": "Consent", "status": status, "provision": provision}
+
+
+def _deny_channels(*codes: str) -> dict[str, Any]:
+    return {"type": "deny", "code": [{"coding": [{"system": PUSH, "code": x}]} for x in codes]}
+
+
+def _nested_channels(*systems: str, period: dict[str, str] | None = None) -> dict[str, Any]:
+    nested: list[dict[str, Any]] = [
+        {"type": "deny", "extension": [{"url": CHANNEL_EXT, "valueCode": x}]} for x in systems
+    ]
+    for n in nested:
+        if period:
+            n["period"] = period
+    return {"type": "permit", "provision": nested}
+
+
+def _guide_example() -> dict[str, Any]:
+    import json
+
+    from fhir_server.conformance.packages import ig_dir
+
+    path = ig_dir("profiles") / "examples" / "Consent-example-push-consent.json"
+    return dict(json.loads(path.read_text("utf-8")))
+
+
+ALL3 = {"app-inbox", "sms", "wechat"}
+ON = datetime(2026, 6, 1).date()
+
+
+@pytest.mark.parametrize(
+    "consents, denied",
+    [
+        ([_guide_example()], {"sms"}),
+        ([_push_consent(_deny_channels("app-inbox"))], {"app-inbox"}),
+        ([_push_consent(_deny_channels("all"))], ALL3),
+        ([_push_consent(_nested_channels("other"))], {"app-inbox", "wechat"}),
+        ([_push_consent(_nested_channels("sms", "other"))], ALL3),
+        ([_push_consent(_nested_channels("email", "phone"))], set()),
+        ([_push_consent(_deny_channels("sms"), status="inactive")], set()),
+        ([_push_consent(_nested_channels("sms", period={"start": "2026-07-01"}))], set()),
+        ([_push_consent(_nested_channels("sms", period={"start": "2026-01-01", "end": "2026-06-01"}))], {"sms"}),
+        ([_push_consent({"type": "permit", "code": [{"coding": [{"system": PUSH, "code": "sms"}]}]})], set()),
+        ([_guide_example(), _push_consent(_deny_channels("app-inbox"))], {"sms", "app-inbox"}),
+        # where the general rules go further than domain/pushes' own reading did:
+        ([_push_consent({"type": "deny"})], ALL3),  # a base deny of everything covers pushes
+        ([_push_consent({"type": "deny", "class": [{"system": RT, "code": "Communication"}],
+                         "action": [{"coding": [{"code": "disclose"}]}]})], ALL3),  # withdrawal
+        ([_push_consent({"type": "deny", "class": [{"system": RT, "code": "Observation"}]})], set()),
+        ([_push_consent({"type": "deny", "actor": actor("Organization/chc")})], set()),
+        ([{**_push_consent(_deny_channels("sms")), "scope": {"coding": [{"code": "research"}]}}], set()),
+    ],
+)  # fmt: skip
+def test_denied_push_channels(consents: list[dict[str, Any]], denied: set[str]) -> None:
+    assert denied_push_channels(consents, ON) == frozenset(denied)
+
+
+def test_a_push_judged_on_its_content() -> None:
+    """A deny of pushes about one topic (a code in the Communication) stops only those."""
+    topic = {"coding": [{"system": "urn:topics", "code": "smoking"}]}
+    consents = [_push_consent({"type": "permit", "provision": [{"type": "deny", "code": [topic]}]})]
+    smoking = {"resourceType": "Communication", "id": "m1", "topic": topic}
+    other = {"resourceType": "Communication", "id": "m2", "topic": {"text": "diet"}}
+    assert denied_push_channels(consents, ON, communication=smoking) == ALL3
+    assert denied_push_channels(consents, ON, communication=other) == set()
+    assert denied_push_channels(consents, ON) == ALL3  # not shown the push: a deny holds

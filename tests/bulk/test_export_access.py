@@ -247,3 +247,56 @@ def test_kickoffs_downloads_and_denials_are_audited(world: World) -> None:
     assert {"Patient/a", "Patient/b"} <= {
         x["what"]["reference"] for x in download.get("entity", []) if "what" in x
     }
+
+
+def _audited(world: World, client_id: str) -> list[dict[str, Any]]:
+    world.client.app.state.components.audit.close()  # type: ignore[attr-defined]  # flush
+    auditor = world.headers(
+        "user/AuditEvent.rs", kind="user", role="auditor", fhir_user="Practitioner/aud"
+    )
+    r = world.client.get(
+        "/fhir/AuditEvent",
+        params={"agent:identifier": f"https://jiayi.health/fhir/sid/client-id|{client_id}",
+                "_count": "100"},
+        headers=auditor,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return [e["resource"] for e in r.json().get("entry", [])]
+
+
+def test_status_polls_and_cancels_are_audited(world: World) -> None:
+    """Status polls (running, done, another client's job) and cancels (accepted, then of a job
+    already gone) each leave an AuditEvent with the caller and the outcome (issue 5)."""
+    headers = _system(world, "system/Patient.rs", client_id="poller")
+    other = _system(world, "system/Patient.rs", client_id="intruder")
+    first = _path(
+        world.client.get("/fhir/$export?_type=Patient", headers=headers).headers["content-location"]
+    )
+    assert world.client.get(first, headers=headers).status_code == 202  # still waiting
+    _run(world)
+    assert world.client.get(first, headers=headers).status_code == 200  # the manifest
+    assert world.client.get(first, headers=other).status_code == 404  # not theirs
+    second = _path(
+        world.client.get("/fhir/$export?_type=Patient", headers=headers).headers["content-location"]
+    )
+    assert world.client.delete(second, headers=headers).status_code == 202
+    assert world.client.delete(second, headers=headers).status_code == 404
+    job = first.rsplit("/", 1)[1]
+    mine = sorted(
+        (e["outcomeDesc"].split(" (")[0], e["outcome"], e["action"])
+        for e in _audited(world, "poller")
+        if "bulkstatus" in e["outcomeDesc"]
+    )
+    cancelled = second.rsplit("/", 1)[1]
+    assert mine == sorted(
+        [
+            (f"HTTP 202 GET /bulkstatus/{job}", "0", "E"),
+            (f"HTTP 200 GET /bulkstatus/{job}", "0", "E"),
+            (f"HTTP 202 DELETE /bulkstatus/{cancelled}", "0", "E"),
+            (f"HTTP 404 DELETE /bulkstatus/{cancelled}", "4", "E"),
+        ]
+    ), mine
+    theirs = [e for e in _audited(world, "intruder") if "bulkstatus" in e["outcomeDesc"]]
+    assert [(e["outcomeDesc"].split(" (")[0], e["outcome"]) for e in theirs] == [
+        (f"HTTP 404 GET /bulkstatus/{job}", "4")
+    ]
