@@ -5,12 +5,14 @@ as standard `Task` writes (点单/接单, 粤(八)); the doctor report `$signing
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.domain.populations.search import server_today, years_before
+from fhir_server.domain.populations.search import years_before
 from fhir_server.jobs.runner import run_job
 from tests.api.conftest import make_settings
 from tests.api.contracting_support import (
@@ -18,6 +20,7 @@ from tests.api.contracting_support import (
     CS,
     PD,
     SD,
+    TODAY,
     activities,
     api,
     by_type,
@@ -26,6 +29,7 @@ from tests.api.contracting_support import (
     get,
     ids,
     items,
+    make_api,
     operation,
     patient,
     provider,
@@ -324,7 +328,7 @@ def test_signing_report_panel_channels_and_fees(api: TestClient) -> None:
 
 # -- Patient?key-population= -----------------------------------------------------------------------
 def test_key_population_search_matches_the_derivation(api: TestClient) -> None:
-    today = server_today()
+    today = TODAY.date()  # the server's clock (frozen), not the real date
 
     def born(years: int, days: int = 0) -> str:
         """The birth date of someone `years` old today (`days` later: younger by that)."""
@@ -423,6 +427,40 @@ def test_key_population_search_matches_the_derivation(api: TestClient) -> None:
     metadata = get(api, "metadata")
     [patient_rest] = [r for r in metadata["rest"][0]["resource"] if r["type"] == "Patient"]
     assert "key-population" in {p["name"] for p in patient_rest["searchParam"]}
+
+
+@pytest.fixture(params=["2026-01-04", "2026-01-05", "2026-01-06"])
+def around_65th(
+    request: pytest.FixtureRequest, database_url: str
+) -> Iterator[tuple[TestClient, str]]:
+    """The server's clock frozen the day before, on and the day after a 65th birthday."""
+    at = datetime.combine(date.fromisoformat(request.param), TODAY.time(), tzinfo=UTC)
+    for client in make_api(database_url, at):
+        yield client, request.param
+
+
+def test_key_population_search_follows_the_servers_clock(
+    around_65th: tuple[TestClient, str],
+) -> None:
+    """`Patient?key-population=elderly-65` and `age` at the injected clock's date, not the real one (a
+    resident born 1961-01-05 is 65 from 2026-01-05), as `$key-populations` derives it."""
+    api, today = around_65th
+    patient(api, "born-0105", "1961-01-05", "female")
+    patient(api, "born-0104", "1961-01-04", "male")
+    found = ids(get(api, "Patient", **{"key-population": "elderly-65"}), "Patient")
+    derived = get(api, "Patient/born-0105/$key-populations")["parameter"]
+    codes = {p["part"][0]["valueCoding"]["code"] for p in derived if p["name"] == "population"}
+    if today == "2026-01-04":
+        assert found == ["Patient/born-0104"] and "elderly-65" not in codes
+    else:
+        assert found == ["Patient/born-0104", "Patient/born-0105"] and "elderly-65" in codes
+    # `age` (a computed parameter too) counts years at the same injected date
+    aged_65 = ids(get(api, "Patient", age="ge65"), "Patient")
+    aged_64 = ids(get(api, "Patient", age="64"), "Patient")
+    if today == "2026-01-04":
+        assert aged_65 == ["Patient/born-0104"] and aged_64 == ["Patient/born-0105"]
+    else:
+        assert aged_65 == ["Patient/born-0104", "Patient/born-0105"] and aged_64 == []
 
 
 # -- the guide's contract search parameters ---------------------------------------------------------

@@ -461,3 +461,125 @@ def test_what_an_order_names(task: dict, item: str | None) -> None:
 
     assert plan_side(task) == item
     assert (contract_side(task) or (None,))[0] == item
+
+
+# -- fulfilment: a service is matched by its service-item or its clinical code, once ------------
+def _wanted(items: tuple[str, ...] = ("x.follow-up",), clinical: tuple[tuple[str, str], ...] = ()):
+    from fhir_server.domain.fulfilment.rules import Wanted
+
+    return Wanted(frozenset(items), frozenset(clinical))
+
+
+SCT = ("http://snomed.info/sct", "390906007")
+BP = ("http://loinc.org", "85354-9")
+
+
+def _record(ref: str, items=(), clinical=(), part_of=(), not_done=False):
+    from fhir_server.domain.fulfilment.rules import Delivered
+
+    return Delivered(
+        ref, date(2026, 3, 1), not_done, frozenset(items), frozenset(clinical), frozenset(part_of)
+    )
+
+
+@pytest.mark.parametrize(
+    ("wanted", "records", "counted"),
+    [
+        # the service-item code alone, the clinical code alone, both (once)
+        (_wanted(), [_record("Encounter/a", items=["x.follow-up"])], (1, 0)),
+        (_wanted(clinical=(SCT,)), [_record("Encounter/a", clinical=[SCT])], (1, 0)),
+        (
+            _wanted(clinical=(SCT,)),
+            [_record("Encounter/a", items=["x.follow-up"], clinical=[SCT])],
+            (1, 0),
+        ),
+        # a clinical code the activity does not name, another item's code: nothing
+        (_wanted(clinical=(SCT,)), [_record("Encounter/a", clinical=[BP])], (0, 0)),
+        (_wanted(), [_record("Encounter/a", items=["x.health-check"])], (0, 0)),
+        # the same code in another system is another code
+        (_wanted(clinical=(SCT,)), [_record("Encounter/a", clinical=[("urn:x", SCT[1])])], (0, 0)),
+        # an Observation taken at a counted Encounter is the same service
+        (
+            _wanted(clinical=(SCT, BP)),
+            [
+                _record("Encounter/a", clinical=[SCT]),
+                _record("Observation/o", clinical=[BP], part_of=["Encounter/a"]),
+            ],
+            (1, 0),
+        ),
+        # … but not when its Encounter does not count for this activity
+        (
+            _wanted(clinical=(BP,)),
+            [
+                _record("Encounter/a", clinical=[SCT]),
+                _record("Observation/o", clinical=[BP], part_of=["Encounter/a"]),
+            ],
+            (1, 0),
+        ),
+        # two separate visits are two
+        (
+            _wanted(clinical=(SCT,)),
+            [_record("Encounter/a", clinical=[SCT]), _record("Encounter/b", items=["x.follow-up"])],
+            (2, 0),
+        ),
+        # not-done: declined, by either code; a done record does not hide a declined one
+        (
+            _wanted(clinical=(SCT,)),
+            [_record("Procedure/p", clinical=[SCT], not_done=True)],
+            (0, 1),
+        ),
+        (
+            _wanted(clinical=(SCT, BP)),
+            [
+                _record("Encounter/a", clinical=[SCT]),
+                _record("Observation/o", clinical=[BP], part_of=["Encounter/a"], not_done=True),
+            ],
+            (1, 1),
+        ),
+    ],
+)
+def test_delivered_service_matching(wanted, records, counted: tuple[int, int]) -> None:
+    from fhir_server.domain.fulfilment.rules import count_delivered
+
+    assert count_delivered(wanted, records) == counted
+
+
+@pytest.mark.parametrize(
+    ("record", "clinical"),
+    [
+        ({"resourceType": "Encounter", "type": [{"coding": [{"system": SCT[0], "code": SCT[1]}]}]},
+         {SCT}),
+        ({"resourceType": "Observation", "code": {"coding": [{"system": BP[0], "code": BP[1]}]}},
+         {BP}),
+        # a component's code, a reason, a category are not what the record delivered
+        ({"resourceType": "Observation", "code": {"text": "x"},
+          "component": [{"code": {"coding": [{"system": BP[0], "code": BP[1]}]}}]}, set()),
+        ({"resourceType": "Encounter",
+          "reasonCode": [{"coding": [{"system": SCT[0], "code": SCT[1]}]}]}, set()),
+    ],
+)  # fmt: skip
+def test_clinical_codes_come_from_the_records_own_code(record: dict, clinical: set) -> None:
+    from fhir_server.domain.fulfilment.rules import delivered
+
+    found = delivered({**record, "id": "r", "effectiveDateTime": "2026-03-01",
+                       "period": {"start": "2026-03-01"}}, "CarePlan/cp")  # fmt: skip
+    assert (found.clinical if found else set()) == clinical
+
+
+def test_activity_codes_include_its_definitions_clinical_codes() -> None:
+    from fhir_server.domain.fulfilment.rules import wanted
+
+    activity = {
+        "detail": {
+            "code": {
+                "coding": [
+                    {"system": P.SERVICE_ITEM, "code": "x.follow-up"},
+                    {"system": BP[0], "code": BP[1]},
+                ]
+            },
+            "instantiatesCanonical": ["https://example.org/AD/x|0.1.0"],
+        }
+    }
+    got = wanted(activity, {"https://example.org/AD/x": frozenset({SCT})})
+    assert got.items == {"x.follow-up"} and got.clinical == {SCT, BP}
+    assert wanted(activity).clinical == {BP}

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -179,6 +179,76 @@ def contract_years(start: date, end: date) -> list[tuple[date, date]]:
     return out
 
 
+#: whether a FHIRPath condition holds on a day (for one subject and year)
+Holds = Callable[[str, date], bool]
+_SetKey = tuple[tuple[Condition, ...], date, date, tuple[str, ...]]
+
+
+class Verdicts:
+    """The applicability of condition sets for one subject, each computed once: a package's
+    sub-actions inherit their parent's conditions and every leaf is judged at both ends of every
+    contract year, for the schedule and again for the fee quantity (`applicable_years`).  One
+    instance per member's planning (`plan_member`); nothing is kept beyond it."""
+
+    def __init__(self, subject: Mapping[str, Any], confirmed: frozenset[str] = frozenset()):
+        self._subject = dict(subject)
+        self._confirmed = confirmed
+        self._sets: dict[_SetKey, tuple[bool, str | None]] = {}
+        self._fhirpath: dict[tuple[str, date, tuple[str, ...]], bool] = {}
+
+    def applies_in(self, conditions: Sequence[Condition], year: Year) -> tuple[bool, str | None]:
+        """`applies_in` for this subject, memoised per (conditions, year)."""
+        key = (tuple(conditions), year.start, year.end, _population_key(year.key_populations))
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = _applies_in(
+                conditions, year, self._confirmed, lambda expr, on: self._holds(expr, on, year)
+            )
+        return found
+
+    def _holds(self, expression: str, on: date, year: Year) -> bool:
+        key = (expression, on, _population_key(year.key_populations))
+        found = self._fhirpath.get(key)
+        if found is None:
+            found = self._fhirpath[key] = fhirpath_holds(
+                expression, self._subject, year.key_populations, on
+            )
+        return found
+
+
+def _population_key(key_populations: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
+    return tuple(f"{c.get('system', '')}|{c.get('code', '')}" for c in key_populations)
+
+
+def fhirpath_holds(
+    expression: str,
+    subject: Mapping[str, Any],
+    key_populations: Sequence[Mapping[str, str]],
+    on: date,
+) -> bool:
+    """A `text/fhirpath` condition on `on` (`today()` is the date) is exactly `true`."""
+    expr = expression.replace("today()", f"@{on.isoformat()}")
+    result = _compiled(expr)(
+        dict(subject), {"subject": dict(subject), "keyPopulations": list(key_populations)}
+    )
+    return bool(result == [True])
+
+
+def _applies_in(
+    conditions: Sequence[Condition],
+    year: Year,
+    confirmed: frozenset[str],
+    holds: Holds,
+) -> tuple[bool, str | None]:
+    pending = None
+    for on in (year.start, year.end):
+        ok, waiting = _evaluate(conditions, on, confirmed, holds)
+        if ok:
+            return True, waiting
+        pending = pending or waiting
+    return False, pending
+
+
 def applies_in(
     conditions: Sequence[Condition],
     subject: Mapping[str, Any],
@@ -186,19 +256,26 @@ def applies_in(
     confirmed: frozenset[str] = frozenset(),
 ) -> tuple[bool, str | None]:
     """Whether the conditions hold on the year's first or last day (and the pending text, if any)."""
-    pending = None
-    for on in (year.start, year.end):
-        ok, waiting = evaluate_conditions(conditions, subject, year.key_populations, on, confirmed)
-        if ok:
-            return True, waiting
-        pending = pending or waiting
-    return False, pending
+    return Verdicts(subject, confirmed).applies_in(conditions, year)
 
 
 @functools.lru_cache(maxsize=4096)
 def _compiled(expression: str) -> Any:
     """A condition parsed once (parsing is most of the cost; the date is part of the text)."""
     return compile_fhirpath(expression)
+
+
+def _evaluate(
+    conditions: Sequence[Condition], on: date, confirmed: frozenset[str], holds: Holds
+) -> tuple[bool, str | None]:
+    pending = None
+    for cond in conditions:
+        if cond.language == "text/fhirpath":
+            if not holds(cond.expression, on):
+                return False, None
+        elif cond.expression not in confirmed and pending is None:
+            pending = cond.description or cond.expression
+    return True, pending
 
 
 def evaluate_conditions(
@@ -209,19 +286,12 @@ def evaluate_conditions(
     confirmed: frozenset[str] = frozenset(),
 ) -> tuple[bool, str | None]:
     """(applies, pending): False when a FHIRPath condition fails; pending = an unmet text condition."""
-    pending = None
-    for cond in conditions:
-        if cond.language == "text/fhirpath":
-            expr = cond.expression.replace("today()", f"@{on.isoformat()}")
-            result = _compiled(expr)(
-                dict(subject),
-                {"subject": dict(subject), "keyPopulations": list(key_populations)},
-            )
-            if result != [True]:
-                return False, None
-        elif cond.expression not in confirmed and pending is None:
-            pending = cond.description or cond.expression
-    return True, pending
+    return _evaluate(
+        conditions,
+        on,
+        confirmed,
+        lambda expr, day: fhirpath_holds(expr, subject, key_populations, day),
+    )
 
 
 # -- dates ----------------------------------------------------------------------------------------
@@ -347,9 +417,12 @@ def plan_leaf(
     years: Sequence[Year],
     anchors: Mapping[str, date],
     confirmed: frozenset[str] = frozenset(),
+    memo: Verdicts | None = None,
 ) -> Activity | None:
-    """One leaf over the contract years: None when it applies in no year (or promises nothing)."""
-    verdicts = [applies_in(leaf.conditions, subject, y, confirmed) for y in years]
+    """One leaf over the contract years: None when it applies in no year (or promises nothing).
+    `memo`: the subject's `Verdicts` shared by the member's leaves (made here when None)."""
+    judge = memo if memo is not None else Verdicts(subject, confirmed)
+    verdicts = [judge.applies_in(leaf.conditions, y) for y in years]
     if not any(ok for ok, _ in verdicts):
         return None
     pending = next((p for ok, p in verdicts if ok and p is not None), None)
@@ -373,13 +446,15 @@ def plan_activities(
     years: Sequence[Year],
     anchors: Mapping[str, date],
     confirmed: frozenset[str] = frozenset(),
+    memo: Verdicts | None = None,
 ) -> list[Activity]:
     """Every applicable activity of `plans` for `subject` over the contract years, merged by
     library item."""
+    judge = memo if memo is not None else Verdicts(subject, confirmed)
     merged: dict[str, Activity] = {}
     for plan in plans:
         for leaf in leaves(plan):
-            activity = plan_leaf(leaf, subject, years, anchors, confirmed)
+            activity = plan_leaf(leaf, subject, years, anchors, confirmed, judge)
             if activity is not None:
                 merged[leaf.item_key] = _merge(merged.get(leaf.item_key), activity)
     return list(merged.values())
@@ -390,15 +465,13 @@ def applicable_years(
     subject: Mapping[str, Any],
     years: Sequence[Year],
     confirmed: frozenset[str] = frozenset(),
+    memo: Verdicts | None = None,
 ) -> int:
     """In how many contract years a package applies (any of its actions applies): the quantity
     of its fee (a fee standard is per resident and year)."""
+    judge = memo if memo is not None else Verdicts(subject, confirmed)
     found = leaves(plan)
-    return sum(
-        1
-        for y in years
-        if any(applies_in(leaf.conditions, subject, y, confirmed)[0] for leaf in found)
-    )
+    return sum(1 for y in years if any(judge.applies_in(leaf.conditions, y)[0] for leaf in found))
 
 
 def _merge(old: Activity | None, new: Activity) -> Activity:

@@ -19,11 +19,13 @@ from typing import Any
 from ...core import errors as E
 from ...services.every_match import search_all
 from ...services.repository import FhirRepository
+from ..populations.service import subject_resources
 from . import build
 from .rules import (
     CONSENT_CONDITIONS,
     DELIVERED,
     Activity,
+    Verdicts,
     Year,
     applicable_years,
     leaf_from_activity_definition,
@@ -48,7 +50,6 @@ TUBERCULOSIS = ("A15", "A16", "A17", "A18", "A19")
 #: and ethambutol J04AK …).
 ANTI_TB_ATC = "J04A"
 GESTATION_DAYS = 280
-_PAGE = 500
 _NOT_DONE = frozenset({"not-done", "entered-in-error", "cancelled", "stopped", "draft"})
 
 
@@ -138,18 +139,16 @@ def _pregnancy(
 
 
 def _delivery(
-    repo: FhirRepository, pid: str, since: date | None
+    encounter_list: Sequence[Mapping[str, Any]],
+    procedures: Sequence[Mapping[str, Any]],
+    since: date | None,
 ) -> tuple[date | None, date | None]:
     """(delivery, discharge) recorded: a completed delivery Procedure (SNOMED CT 236973005,
     ICD-10 O80–O84) or an inpatient Encounter for delivery (reasonCode O80–O84/Z37); the
     discharge is the end of that Encounter (the Procedure's `encounter`, or the Encounter itself)."""
     delivered = discharge = None
-    encounters = {
-        e.get("id"): e
-        for e in search_all(repo, "Encounter", [("subject", f"Patient/{pid}")])
-        if e.get("status") not in _NOT_DONE
-    }
-    for proc in search_all(repo, "Procedure", [("subject", f"Patient/{pid}")]):
+    encounters = {e.get("id"): e for e in encounter_list if e.get("status") not in _NOT_DONE}
+    for proc in procedures:
         code = proc.get("code")
         if proc.get("status") != "completed" or not (
             _has_prefix(code, ICD10, DELIVERY_ICD)
@@ -178,19 +177,23 @@ def _delivery(
     return delivered, discharge or delivered
 
 
+def _tuberculosis_conditions(conditions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [c for c in conditions if _has_prefix(c.get("code"), ICD10, TUBERCULOSIS)]
+
+
 def _tuberculosis(
-    repo: FhirRepository, pid: str, conditions: Sequence[Mapping[str, Any]]
+    conditions: Sequence[Mapping[str, Any]], prescriptions: Sequence[Mapping[str, Any]]
 ) -> tuple[date | None, date | None]:
     """(management notice, treatment start): the notice is when the TB diagnosis (A15–A19) was
     recorded (`recordedDate`, else its onset); treatment starts with the earliest anti-TB
     MedicationRequest (ATC J04A, or for a TB diagnosis) — its dosage bounds, validity or date."""
-    tb = [c for c in conditions if _has_prefix(c.get("code"), ICD10, TUBERCULOSIS)]
+    tb = _tuberculosis_conditions(conditions)
     if not tb:
         return None, None
     notice = _first(*[_date(c.get("recordedDate")) or _date(c.get("onsetDateTime")) for c in tb])
     tb_refs = {f"Condition/{c.get('id')}" for c in tb}
     starts: list[date | None] = []
-    for rx in search_all(repo, "MedicationRequest", [("subject", f"Patient/{pid}")]):
+    for rx in prescriptions:
         if rx.get("status") not in ("active", "completed", "on-hold"):
             continue
         medication = rx.get("medicationCodeableConcept")
@@ -229,11 +232,16 @@ def anchors(
     if lmp is not None and edd is not None:
         out["gestational-age"] = lmp
         out["delivery"] = out["delivery-discharge"] = edd
-    delivered, discharge = _delivery(repo, pid, lmp)
+    # one search for the record the anchors need (prescriptions only for tuberculosis)
+    types = ["Encounter", "Procedure"]
+    if _tuberculosis_conditions(conditions):
+        types.append("MedicationRequest")
+    record = subject_resources(repo, types, pid)
+    delivered, discharge = _delivery(record["Encounter"], record["Procedure"], lmp)
     if delivered is not None and discharge is not None:
         out["delivery"], out["delivery-discharge"] = delivered, discharge
         out[DELIVERED] = delivered
-    notice, treatment = _tuberculosis(repo, pid, conditions)
+    notice, treatment = _tuberculosis(conditions, record.get("MedicationRequest", []))
     if notice is not None:
         out["management-notice"] = notice
     if treatment is not None:
@@ -259,9 +267,12 @@ def plan_member(
     ]
     confirmed = CONSENT_CONDITIONS if consent else frozenset()
     where = anchors(repo, patient, conditions)
-    activities = plan_activities(plans, patient, years, where, confirmed)
+    memo = Verdicts(patient, confirmed)  # each condition set judged once for this member
+    activities = plan_activities(plans, patient, years, where, confirmed, memo)
     counts = {
-        p["url"]: applicable_years(p, patient, years, confirmed) for p in plans if p.get("url")
+        p["url"]: applicable_years(p, patient, years, confirmed, memo)
+        for p in plans
+        if p.get("url")
     }
     for i, url in enumerate(items):
         ad = read_item(repo, url, f"item[{i}]")

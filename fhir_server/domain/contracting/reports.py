@@ -13,6 +13,7 @@ from . import rules as R
 from .service import search_all
 
 COUNTED = ("executed", "renewed", "terminated")
+ROLE_CHUNK = 100
 SCOPES = {"Organization": "authority", "CareTeam": "care-team", "PractitionerRole": "signer"}
 
 
@@ -51,10 +52,18 @@ def signing_report(
         )
         if _in_scope(c, resource_type, ref)
     ]
-    roles: dict[str, dict[str, Any]] = {}
-    for c in contracts:
-        role = R.signer_role(c)
-        if role and role not in roles:
-            record = repo.current_or_none("PractitionerRole", role.split("/", 1)[1])
-            roles[role] = (record.content if record and record.content else None) or {}
-    return R.signing_report(contracts, roles, start, end)
+    return R.signing_report(contracts, _roles(repo, contracts), start, end)
+
+
+def _roles(repo: FhirRepository, contracts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The signing doctors' PractitionerRoles by reference (`PractitionerRole?_id=a,b,…` per
+    `ROLE_CHUNK`, not a read per doctor); a role not stored maps to {}."""
+    wanted = sorted({ref for c in contracts if (ref := R.signer_role(c))})
+    ids = [r.split("/", 1)[1] for r in wanted if r.startswith("PractitionerRole/")]
+    roles: dict[str, dict[str, Any]] = {ref: {} for ref in wanted}
+    for k in range(0, len(ids), ROLE_CHUNK):
+        for found in search_all(
+            repo, "PractitionerRole", [("_id", ",".join(ids[k : k + ROLE_CHUNK]))]
+        ):
+            roles[f"PractitionerRole/{found['id']}"] = found
+    return roles

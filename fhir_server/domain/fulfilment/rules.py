@@ -10,8 +10,14 @@
   `Communication` `not-done`) carrying the activity's code, removes deadlines from `due`.
 - Done: Encounters, Observations, Communications, Procedures, Immunizations … of the resident
   dated within the plan period and on or before the date that carry the activity's service-item
-  code; a Communication that references the plan and carries no service-item code counts as a
-  health reminder (≥12 a year, 国卫办基层发〔2025〕21号 (三)).
+  code (anywhere in the record), or — a record coded only clinically — one of the clinical codes
+  (LOINC, SNOMED CT, ICD …) the activity names: the non-service-item codings of the activity's
+  `detail.code` and of the `code` of the ActivityDefinition it instantiates, matched on the
+  record's own code element (`CLINICAL_ELEMENTS`: Encounter.type, Observation.code …).  A record
+  counts once per activity however many of its codes match, and a record that is part of another
+  record counted for the same activity (`encounter`, `partOf`: the blood pressure taken at a
+  follow-up visit) is not counted again.  A Communication that references the plan and carries
+  no service-item code counts as a health reminder (≥12 a year, 国卫办基层发〔2025〕21号 (三)).
 - `overdue` = due − done (not below 0); `rate` = Σ min(done, due) / Σ due (1 when nothing is due).
 """
 
@@ -90,30 +96,145 @@ def delivered_on(resource: Mapping[str, Any]) -> date | None:
     return None
 
 
+Coding = tuple[str, str]  # (system, code)
+
+#: the elements of a delivered-service record that say what was done (clinical codes)
+CLINICAL_ELEMENTS: Mapping[str, tuple[str, ...]] = {
+    "Encounter": ("type", "serviceType"),
+    "Observation": ("code",),
+    "Procedure": ("code",),
+    "Immunization": ("vaccineCode",),
+    "Communication": ("topic", "reasonCode"),
+}
+#: references that make a record part of another (an Observation taken at an Encounter …)
+_PART_OF = ("encounter", "partOf", "context")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What a delivered-service record says for the tally (pure view of the resource)."""
+
+    ref: str  # "Encounter/e1"
+    when: date
+    not_done: bool
+    items: frozenset[str]  # service-item codes
+    clinical: frozenset[Coding] = frozenset()
+    part_of: frozenset[str] = frozenset()  # the records it is part of
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The codes that deliver one activity."""
+
+    items: frozenset[str]
+    clinical: frozenset[Coding] = frozenset()
+
+    def matches(self, record: Delivered) -> bool:
+        return bool(self.items & record.items) or bool(self.clinical & record.clinical)
+
+
+def _concept_codings(concept: Any) -> Iterator[Coding]:
+    if not isinstance(concept, dict):
+        return
+    for c in concept.get("coding") or []:
+        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str):
+            yield c["system"], c["code"]
+
+
+def clinical_codings(concepts: Any) -> frozenset[Coding]:
+    """The (system, code) pairs of a CodeableConcept or a list of them, service items left out."""
+    items = concepts if isinstance(concepts, list) else [concepts]
+    return frozenset(
+        pair for concept in items for pair in _concept_codings(concept) if pair[0] != SERVICE_ITEM
+    )
+
+
+def _refs(node: Any) -> Iterator[str]:
+    for value in node if isinstance(node, list) else [node]:
+        if isinstance(value, dict) and isinstance(value.get("reference"), str):
+            yield value["reference"]
+
+
+def delivered(record: Mapping[str, Any], plan_ref: str) -> Delivered | None:
+    """The record as a delivery (None: undated, or nothing in it can match an activity)."""
+    when = delivered_on(record)
+    if when is None:
+        return None
+    rtype = str(record.get("resourceType", ""))
+    items = service_codes(record)
+    if not items and rtype == "Communication" and references(record, plan_ref):
+        items = {REMINDER_SUFFIX}
+    clinical = frozenset(
+        pair
+        for element in CLINICAL_ELEMENTS.get(rtype, ())
+        for pair in clinical_codings(record.get(element))
+    )
+    if not items and not clinical:
+        return None
+    return Delivered(
+        f"{rtype}/{record.get('id')}",
+        when,
+        record.get("status") in NOT_DONE,
+        frozenset(items),
+        clinical,
+        frozenset(r for key in _PART_OF for r in _refs(record.get(key))),
+    )
+
+
+def count_delivered(wanted: Wanted, records: Iterable[Delivered]) -> tuple[int, int]:
+    """(done, declined) for one activity: each matching record once, records that are part of
+    another matching record with the same outcome not again."""
+    matched = [r for r in records if wanted.matches(r)]
+    done_refs = {r.ref for r in matched if not r.not_done}
+    declined_refs = {r.ref for r in matched if r.not_done}
+    done = sum(1 for r in matched if not r.not_done and not (r.part_of & (done_refs - {r.ref})))
+    declined = sum(1 for r in matched if r.not_done and not (r.part_of & (declined_refs - {r.ref})))
+    return done, declined
+
+
 def _activity_codes(activity: Mapping[str, Any]) -> list[str]:
     coding = ((activity.get("detail") or {}).get("code") or {}).get("coding") or []
     return [c["code"] for c in coding if c.get("system") == SERVICE_ITEM and c.get("code")]
 
 
+def canonical_key(url: str) -> str:
+    return url.split("|", 1)[0]
+
+
+def wanted(
+    activity: Mapping[str, Any], definitions: Mapping[str, frozenset[Coding]] | None = None
+) -> Wanted:
+    """The codes that deliver `activity`: its service-item codes (and the reminder marker for a
+    reminder), and the clinical codes of its `detail.code` and of the ActivityDefinitions it
+    instantiates (`definitions`: canonical without version → clinical codings)."""
+    detail = activity.get("detail") or {}
+    item_codes = _activity_codes(activity)
+    items = set(item_codes)
+    if any(c.endswith(REMINDER_SUFFIX) for c in item_codes):
+        items.add(REMINDER_SUFFIX)
+    clinical = set(clinical_codings(detail.get("code")))
+    for url in detail.get("instantiatesCanonical") or []:
+        clinical |= (definitions or {}).get(canonical_key(url), frozenset())
+    return Wanted(frozenset(items), frozenset(clinical))
+
+
 def tally_plan(
-    plan: Mapping[str, Any], records: Iterable[Mapping[str, Any]], on: date
+    plan: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    on: date,
+    definitions: Mapping[str, frozenset[Coding]] | None = None,
 ) -> list[Tally]:
-    """One Tally per activity of `plan` that has deadlines, at date `on`."""
+    """One Tally per activity of `plan` that has deadlines, at date `on` (`definitions`: the
+    clinical codes of the ActivityDefinitions the activities instantiate, by canonical)."""
     period = plan.get("period") or {}
     start = date.fromisoformat(period["start"][:10]) if period.get("start") else date.min
     end = min(date.fromisoformat(period["end"][:10]) if period.get("end") else date.max, on)
     plan_ref = f"CarePlan/{plan.get('id')}"
-    relevant = []
-    for record in records:
-        when = delivered_on(record)
-        if when is None or not start <= when <= end:
-            continue
-        codes = service_codes(record)
-        if not codes and not references(record, plan_ref):
-            continue
-        if not codes and record.get("resourceType") == "Communication":
-            codes = {REMINDER_SUFFIX}
-        relevant.append((record.get("status") in NOT_DONE, codes))
+    relevant = [
+        d
+        for record in records
+        if (d := delivered(record, plan_ref)) is not None and start <= d.when <= end
+    ]
     out = []
     for activity in plan.get("activity") or []:
         detail = activity.get("detail") or {}
@@ -124,11 +245,7 @@ def tally_plan(
         # Deadlines after the plan ended (termination, transfer, the end of the term) can no
         # longer happen: only those up to min(plan end, date) are due.
         scheduled = sum(1 for e in events if e[:10] <= end.isoformat())
-        matches = set(item_codes) | (
-            {REMINDER_SUFFIX} if any(c.endswith(REMINDER_SUFFIX) for c in item_codes) else set()
-        )
-        done = sum(1 for not_done, c in relevant if not not_done and c & matches)
-        declined = sum(1 for not_done, c in relevant if not_done and c & matches)
+        done, declined = count_delivered(wanted(activity, definitions), relevant)
         if detail.get("status") in DECLINED_STATUSES:
             declined = scheduled
         due = max(0, scheduled - declined)

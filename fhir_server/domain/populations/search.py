@@ -2,7 +2,7 @@
 rules of `terminology/key-population-rules.json` rewritten into ordinary search terms, so the
 search answers what `$key-populations` derives (INTERFACE.md "Key-population membership"):
 
-- `age` → `birthdate` bounds at the server's date (65+: born on or before today − 65 years;
+- `age` → `birthdate` bounds at the server's date (`server_today`: the request's clock) (65+: born on or before today − 65 years;
   0–6: born after today − 7 years);
 - `condition` → `_has:Condition:subject:key-population=<code>`: a Condition whose ICD-10 code
   starts with one of the prefixes (`code:below`), clinically active (or without a clinical
@@ -158,7 +158,8 @@ def key_population_params(
 
 
 def server_today() -> date:
-    """The server's date (the search has no request clock; UTC like the rest of the server)."""
-    from ...core.clock import SystemClock
+    """The date of the request being served (`core.clock.serving_today`: the components' clock,
+    set for every request by `interactions.router.dispatch`; the system clock outside one)."""
+    from ...core.clock import serving_today
 
-    return SystemClock().now().date()
+    return serving_today()

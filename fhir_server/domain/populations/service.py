@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -17,26 +18,34 @@ def population_rules() -> dict[str, Any]:
     return load_ig_data("terminology", "key-population-rules.json")
 
 
-def _subject_resources(repo: FhirRepository, rtype: str, patient_id: str) -> list[dict[str, Any]]:
-    """Every resource of `rtype` about the patient, page after page (never truncated)."""
-    out: list[dict[str, Any]] = []
+def subject_resources(
+    repo: FhirRepository, rtypes: Sequence[str], patient_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Every resource of each of `rtypes` about the patient (`subject`), by type: one search over
+    the types, page after page (never truncated)."""
+    out: dict[str, list[dict[str, Any]]] = {t: [] for t in rtypes}
     cursor: str | None = None
     while True:
         query = [("subject", f"Patient/{patient_id}")] + ([("_cursor", cursor)] if cursor else [])
-        page = repo.search([rtype], query, page_size=_PAGE)
-        out += [m.content for m in page.matches if m.content]
+        page = repo.search(list(rtypes), query, page_size=_PAGE)
+        for m in page.matches:
+            if m.content:
+                out.setdefault(m.content.get("resourceType", ""), []).append(m.content)
         cursor = page.next_cursor
         if not cursor:
             return out
 
 
+RECORD_TYPES = ("Condition", "RiskAssessment", "Flag")
+
+
 def load_record(repo: FhirRepository, patient: dict[str, Any]) -> Record:
-    pid = patient["id"]
+    found = subject_resources(repo, RECORD_TYPES, patient["id"])
     return Record(
         patient=patient,
-        conditions=_subject_resources(repo, "Condition", pid),
-        risk_assessments=_subject_resources(repo, "RiskAssessment", pid),
-        flags=_subject_resources(repo, "Flag", pid),
+        conditions=found["Condition"],
+        risk_assessments=found["RiskAssessment"],
+        flags=found["Flag"],
     )
 
 
