@@ -34,7 +34,7 @@ from .rest.fhir_api import build_router
 from .rest.health import build_health_router
 from .rest.middleware import RequestIdMiddleware
 from .rest.responses import error_response
-from .search.capability import search_capabilities
+from .search.capability import search_capabilities, system_search_params
 from .search.registry import SearchRegistry, server_registry
 from .services.audit import BackgroundAuditWriter
 from .services.context import ResourceTypes, ResourceValidator, ServerComponents, WriteRule
@@ -137,7 +137,16 @@ def build_components(
         resource_extras={
             t: {
                 **{k: v for k, v in search.get(t, {}).items() if k != "searchParam"},
-                **({"operation": ops} if (ops := operations.capability_entries(t)) else {}),
+                **(
+                    {"operation": ops}
+                    if (
+                        ops := [
+                            *operations.capability_entries(t),
+                            *search.get(t, {}).get("operation", []),  # named queries (_query)
+                        ]
+                    )
+                    else {}
+                ),
             }
             for t in defs.resource_types
         }
@@ -147,6 +156,7 @@ def build_components(
                 **subscription_capability(operations.capability_entries("Subscription")),
             }
         },
+        system_search_params=system_search_params(registry),
         references_enforced=settings.referential_integrity == "strict",
         supported_profiles=guide_profiles(load_ig_resources()),
     )

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..conformance.r4 import R4Definitions
 from ..core import errors as E
+from ..core.clock import serving
 from ..core.ids import new_id
 from ..core.outcome import operation_outcome
 from ..core.refs import is_conditional, is_placeholder, parse_local, rewrite_references
 from ..services import conditional
+from ..services.batch import PendingCreateFailed, PendingCreates
 from ..services.repository import FhirRepository
+from .create import handle_create
 from .model import FhirRequest, FhirResponse
 from .placeholders import rewrite_links, unresolved_placeholders
+from .render import write_response
 from .route import Route
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -131,20 +136,64 @@ def _transaction(
 
     types = repo.components.types
     defs = types if isinstance(types, R4Definitions) else R4Definitions.load()
+    pending = PendingCreates()
     with repo.transaction() as tx:
         _resolve_conditionals(tx, reqs, mapping)
+
+        def flush() -> None:
+            try:
+                with serving(tx.components.clock):  # computed search parameters (indexing)
+                    tx.flush_creates(pending)
+            except PendingCreateFailed as exc:
+                raise _at_entry(exc.error, exc.tag) from exc.error
+
         for i in order:
             r = reqs[i]
             if r.body is not None:
-                r.body = rewrite_references(r.body, lambda ref: _rewrite(tx, mapping, ref))
+                r.body = rewrite_references(r.body, lambda ref: _rewrite(tx, mapping, ref, flush))
             if isinstance(r.body, dict):
                 r.body = rewrite_links(r.body, mapping, defs)
                 _refuse_dangling(r.body, i)
+            plain = _plain_create(tx, r)
+            if plain is None:
+                flush()  # what follows reads or changes stored resources: they are written
             try:
-                responses[i] = dispatch(tx, r)
+                if plain is None:
+                    responses[i] = dispatch(tx, r)
+                else:
+                    responses[i] = _create_later(tx, r, plain, pending, i)
+            except PendingCreateFailed as exc:
+                raise _at_entry(exc.error, exc.tag) from exc.error
             except E.FhirError as exc:
                 raise _at_entry(exc, i) from exc
+        flush()
     return [r for r in responses if r is not None]
+
+
+def _plain_create(tx: FhirRepository, r: FhirRequest) -> str | None:
+    """The type of a create that may wait for the bulk write of its neighbours: a POST to a
+    type without `If-None-Exist`, served by the standard create, no POST write rule on it."""
+    from .router import resolve
+
+    if r.method != "POST" or r.header("if-none-exist") or not isinstance(r.body, dict):
+        return None
+    route = resolve(r)
+    spec = tx.components.interactions.get("create")
+    if route.interaction != "create" or spec is None or spec.handler is not handle_create:
+        return None
+    rtype = route.resource_type
+    if rtype is None or not tx.components.types.is_resource_type(rtype):
+        return None  # dispatch reports it
+    return rtype if tx.defers_creates(rtype) else None
+
+
+def _create_later(
+    tx: FhirRepository, r: FhirRequest, rtype: str, pending: PendingCreates, index: int
+) -> FhirResponse:
+    """`handle_create` of a plain create, its write left in `pending` (same response)."""
+    with serving(tx.components.clock):
+        result = tx.create(rtype, r.body, r.assigned_id, pending=pending, tag=index)
+    return write_response(r, tx.ctx.base_url, result.record, 201, "Created", list(result.issues))
 
 
 def _assign_identities(repo: FhirRepository, reqs: list[FhirRequest]) -> dict[str, str]:
@@ -198,10 +247,13 @@ def _refuse_dangling(body: dict[str, Any], index: int) -> None:
         )
 
 
-def _rewrite(tx: FhirRepository, mapping: dict[str, str], reference: str) -> str | None:
+def _rewrite(
+    tx: FhirRepository, mapping: dict[str, str], reference: str, flush: Callable[[], None]
+) -> str | None:
     if reference in mapping:
         return mapping[reference]
     if is_conditional(reference):
+        flush()  # the search must see the creates before this entry
         mapping[reference] = conditional.resolve_reference(tx, reference)
         return mapping[reference]
     return None

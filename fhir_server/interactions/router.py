@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core import errors as E
+from ..core.clock import serving
 from ..services.repository import FhirRepository
 from .conditional import (
     handle_conditional_delete,
@@ -141,4 +142,5 @@ def dispatch(repo: FhirRepository, req: FhirRequest) -> FhirResponse:
         )
     if route.resource_type:
         repo.check_type(route.resource_type)
-    return spec.handler(repo, req, route)
+    with serving(repo.components.clock):  # computed search parameters read "today" from it
+        return spec.handler(repo, req, route)

@@ -18,9 +18,16 @@ class JobContext:
     settings: Settings
     components: ServerComponents
     repo: FhirRepository
+    workers: int | None = None  # `--workers`: for the jobs that run in parallel (pushes)
 
 
-def run_job(settings: Settings, components: ServerComponents, name: str, on: date) -> str:
+def run_job(
+    settings: Settings,
+    components: ServerComponents,
+    name: str,
+    on: date,
+    workers: int | None = None,
+) -> str:
     jobs = discover()
     spec = jobs.get(name)
     if spec is None:
@@ -29,4 +36,4 @@ def run_job(settings: Settings, components: ServerComponents, name: str, on: dat
     repo = FhirRepository(
         RequestContext(settings.public_base, system_name=f"job:{name}"), components
     )
-    return spec.run(JobContext(settings, components, repo), on)
+    return spec.run(JobContext(settings, components, repo, workers), on)

@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -192,12 +193,23 @@ class Dispatcher:
         self._settle(events, answer, result)
         return result
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A read-then-write transaction holding SQLite's write lock from the start: a deferred
+        one fails ("database is locked") when another writer (the audit trail) commits between
+        its read and its write."""
+        with (
+            self.engine.connect() as conn,
+            conn.execution_options(sqlite_begin="IMMEDIATE").begin(),
+        ):
+            yield conn
+
     def _failed(
         self, events: Sequence[OutboxEvent], error: str, delay: timedelta | None = None
     ) -> None:
         now = self._now()
         c, d = outbox_consumer, outbox_delivery
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             failures = conn.execute(
                 select(c.c.failures).where(c.c.name == self.consumer)
             ).scalar_one()
@@ -228,26 +240,36 @@ class Dispatcher:
         now = self._now()
         d = outbox_delivery
         missing = [e for e in events if e.seq not in answer]
-        with self.engine.begin() as conn:
+        delivered = [e.seq for e in events if e.seq in answer and answer[e.seq] is None]
+        with self._writing() as conn:
+            if delivered:  # one statement for every delivered event of the batch
+                conn.execute(
+                    update(d)
+                    .where(d.c.consumer == self.consumer, d.c.event_seq.in_(delivered))
+                    .values(
+                        status="delivered",
+                        attempts=d.c.attempts + 1,
+                        delivered_at=now,
+                        detail=None,
+                    )
+                )
+                result.delivered.extend(delivered)
             for event in events:
-                if event.seq not in answer:
+                reason = answer.get(event.seq)
+                if reason is None:
                     continue
-                reason = answer[event.seq]
                 conn.execute(
                     update(d)
                     .where(d.c.consumer == self.consumer, d.c.event_seq == event.seq)
                     .values(
-                        status="delivered" if reason is None else "rejected",
+                        status="rejected",
                         attempts=d.c.attempts + 1,
                         delivered_at=now,
-                        detail=None if reason is None else reason[:2000],
+                        detail=reason[:2000],
                     )
                 )
-                if reason is None:
-                    result.delivered.append(event.seq)
-                else:
-                    result.rejected[event.seq] = reason
-                    log.error("outbox %s: event %d refused: %s", self.consumer, event.seq, reason)
+                result.rejected[event.seq] = reason
+                log.error("outbox %s: event %d refused: %s", self.consumer, event.seq, reason)
             if not missing:
                 self._release(conn, failures=0, retry_at=None, last_error=None, last_success_at=now)
         if missing:

@@ -59,6 +59,10 @@ def interaction_of(record: StoredResource, previous_deleted: bool) -> str:
     return "update"
 
 
+#: `OutboxWriter.plan`'s "previous version not given: read it when needed"
+UNKNOWN = object()
+
+
 class OutboxWriter:
     """Called by the store for every resource write; cheap when nobody listens to the type."""
 
@@ -80,19 +84,38 @@ class OutboxWriter:
     def topics(self) -> TopicMatcher | None:
         return self._topics
 
-    def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None:
-        """Insert the event and its delivery rows; returns the event seq (None: nobody wants it)."""
+    def plan(
+        self,
+        conn: Connection,
+        stored: StoredResource,
+        previous: StoredResource | None | object = UNKNOWN,
+    ) -> tuple[list[str], list[str]] | None:
+        """The event a write records: (matched topics, consumer names), or None when nobody
+        wants it.  `previous`: the version before `stored` when the caller has it (None: there
+        is none); `UNKNOWN` (the default) reads it from the history when a topic needs it."""
         rtype = stored.resource_type
         topics: list[str] = []
-        previous: StoredResource | None = None
         if self._topics is not None and rtype in self._topics.resource_types:
-            previous = _previous_version(conn, stored)
-            interaction = interaction_of(stored, previous is None or previous.deleted)
-            old = previous.content if previous is not None and not previous.deleted else None
+            before = (
+                _previous_version(conn, stored)
+                if previous is UNKNOWN
+                else previous
+                if isinstance(previous, StoredResource)
+                else None
+            )
+            interaction = interaction_of(stored, before is None or before.deleted)
+            old = before.content if before is not None and not before.deleted else None
             topics = self._topics.match(rtype, interaction, old, stored.content)
         wanted = [c.name for c in self.consumers if c.accepts(rtype, topics)]
-        if not wanted:
+        return (topics, wanted) if wanted else None
+
+    def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None:
+        """Insert the event and its delivery rows; returns the event seq (None: nobody wants it)."""
+        planned = self.plan(conn, stored)
+        if planned is None:
             return None
+        topics, wanted = planned
+        rtype = stored.resource_type
         seq = conn.execute(
             outbox_event.insert()
             .values(
@@ -118,16 +141,11 @@ class OutboxWriter:
         events: list[dict[str, Any]] = []
         consumers: list[list[str]] = []
         for record in stored:
-            rtype = record.resource_type
-            topics: list[str] = []
-            if self._topics is not None and rtype in self._topics.resource_types:
-                previous = _previous_version(conn, record)
-                interaction = interaction_of(record, previous is None or previous.deleted)
-                old = previous.content if previous is not None and not previous.deleted else None
-                topics = self._topics.match(rtype, interaction, old, record.content)
-            wanted = [c.name for c in self.consumers if c.accepts(rtype, topics)]
-            if not wanted:
+            planned = self.plan(conn, record)
+            if planned is None:
                 continue
+            topics, wanted = planned
+            rtype = record.resource_type
             events.append(
                 {
                     "res_type": rtype,

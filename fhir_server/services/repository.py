@@ -23,7 +23,7 @@ from ..core.ids import is_valid_id, is_valid_version, new_id
 from ..core.refs import is_placeholder, iter_reference_holders, parse_local
 from ..storage.ports import HistoryQuery, StoredResource, UnitOfWork, VersionConflict
 from .access import AccessControl
-from .batch import BatchCache, Instance
+from .batch import BatchCache, Instance, PendingCreateFailed, PendingCreates
 from .context import RequestContext, ServerComponents, WriteRule
 from .every_match import search_all
 
@@ -497,14 +497,28 @@ class FhirRepository:
         return kept[: query.count]
 
     # -- writes ------------------------------------------------------------------------------------
-    def create(self, resource_type: str, body: Any, resource_id: str | None = None) -> WriteResult:
-        """POST: a server-assigned id (an id in the body is ignored, as the spec says)."""
+    def create(
+        self,
+        resource_type: str,
+        body: Any,
+        resource_id: str | None = None,
+        *,
+        pending: PendingCreates | None = None,
+        tag: int = 0,
+    ) -> WriteResult:
+        """POST: a server-assigned id (an id in the body is ignored, as the spec says).
+
+        With `pending` (inside a transaction, a type no POST write rule applies to: see
+        `defers_creates`) every check runs now but the write waits in `pending` for
+        `flush_creates`; the result is the version that will be written (no history `seq`)."""
         self.check_type(resource_type)
         resource = dict(self._check_body(resource_type, body))
         resource["id"] = resource_id or new_id()
         self.validate(resource)
         self._require("create", resource_type)
         now = self.components.clock.now()
+        if pending is not None and self._uow is not None and self.defers_creates(resource_type):
+            return self._create_later(self._uow, resource, now, pending, tag)
 
         def run(uow: UnitOfWork) -> WriteResult:
             rules, warnings = self._rules(resource_type, "POST"), list[E.Issue]()
@@ -518,6 +532,67 @@ class FhirRepository:
             return WriteResult(written, True, tuple(warnings))
 
         return self._write(run)
+
+    def defers_creates(self, resource_type: str) -> bool:
+        """May a create of `resource_type` wait for a bulk write (`create(..., pending=)`)?
+        Inside a transaction, when no write rule applies to its POST: a rule may read or
+        write stored resources, so those creates are written at once."""
+        return self._uow is not None and not self._rules(resource_type, "POST")
+
+    def _create_later(
+        self,
+        uow: UnitOfWork,
+        resource: dict[str, Any],
+        now: datetime,
+        pending: PendingCreates,
+        tag: int,
+    ) -> WriteResult:
+        if self.components.referential_integrity == "strict" and self._refers_to(resource, pending):
+            self.flush_creates(pending)  # the check reads what they reference from the store
+        self._check_references(uow, resource)
+        content = self._stamp(resource, 1, now)
+        record = StoredResource(
+            resource["resourceType"], resource["id"], 1, now, False, content, "POST"
+        )
+        pending.add(record, tag)
+        return WriteResult(record, True)
+
+    def _refers_to(self, resource: dict[str, Any], pending: PendingCreates) -> bool:
+        if not pending.keys:
+            return False
+        for holder, _path in iter_reference_holders(resource):
+            local = parse_local(holder["reference"], self.ctx.base_url)
+            if local is not None and (local.resource_type, local.id) in pending.keys:
+                return True
+        return False
+
+    def flush_creates(self, pending: PendingCreates) -> list[StoredResource]:
+        """Write the pending creates (one bulk write: `write_new_many`, COPY on PostgreSQL; a
+        single one the ordinary way) in this transaction, with the search-index, history and
+        outbox rows of `create`, then check each is within the caller's reach.  A failure
+        raises `PendingCreateFailed` naming the create it is about (the transaction must roll
+        back)."""
+        if not pending.records:
+            return []
+        records, tags = pending.take()
+
+        def run(uow: UnitOfWork) -> list[StoredResource]:
+            bulk = getattr(uow.resources, "write_new_many", None)
+            if bulk is not None and len(records) > 1:
+                written: list[StoredResource] = bulk(records, [None] * len(records))
+            else:
+                written = [uow.resources.write(r, 0) for r in records]
+            for record, tag in zip(written, tags, strict=True):
+                try:
+                    self._check_stored(uow, "create", record)
+                except E.FhirError as exc:
+                    raise PendingCreateFailed(tag, exc) from exc
+            return written
+
+        try:
+            return self._write(run)
+        except E.FhirError as exc:  # a conflict: one of them exists already
+            raise PendingCreateFailed(tags[0], exc) from exc
 
     def update(
         self, resource_type: str, resource_id: str, body: Any, if_match: str | None = None

@@ -123,6 +123,10 @@ class SqlDatabase:
         from ..migrations import upgrade
 
         upgrade(self.engine)
+        if self.engine.dialect.name == "postgresql":  # indexes an interrupted bulk load dropped
+            from ...tools.bulk_load import restore_indexes
+
+            restore_indexes(self.engine.url.render_as_string(hide_password=False))
 
     def dispose(self) -> None:
         self.engine.dispose()

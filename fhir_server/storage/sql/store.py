@@ -42,12 +42,23 @@ class SearchIndexer(Protocol):
 
     def index(self, conn: Connection, dialect: str, record: StoredResource) -> None: ...
 
+    def extract(self, conn: Connection, record: StoredResource) -> Any:
+        """`record`'s `search.extract.IndexRows` (None: none), as `index` would write them."""
+        ...
+
 
 class OutboxHook(Protocol):
     """Records the outbox event of a write inside the writing transaction
     (`fhir_server.outbox.writer.OutboxWriter`): the event commits or rolls back with the change."""
 
     def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None: ...
+
+    def plan(
+        self, conn: Connection, stored: StoredResource, previous: StoredResource | None | object
+    ) -> tuple[list[str], list[str]] | None:
+        """The event `record` would insert: (topics, consumer names); None: no event.
+        `previous`: the version before `stored` (None: none), as `record` would read it."""
+        ...
 
     def committed(self) -> None: ...
 
@@ -65,6 +76,9 @@ class SqlResourceStore:
         self._indexer = indexer
         self._outbox = outbox
         self.recorded = 0  # outbox events recorded in this transaction
+        #: versions read or written in this transaction, by (type, id): the previous version
+        #: of a write without reading it again (versions never change once written)
+        self._seen: dict[tuple[str, str], StoredResource] = {}
 
     # -- reads -------------------------------------------------------------------------------
     def current(
@@ -76,7 +90,10 @@ class SqlResourceStore:
         ):  # PostgreSQL row lock; SQLite writers are already serialised (BEGIN IMMEDIATE)
             q = q.with_for_update()
         row = self._conn.execute(q).first()
-        return _record(row) if row else None
+        found = _record(row) if row else None
+        if found is not None:
+            self._seen[(resource_type, id)] = found
+        return found
 
     def exists(self, resource_type: str, id: str) -> bool:
         row = self._conn.execute(
@@ -108,6 +125,66 @@ class SqlResourceStore:
 
     # -- writes ------------------------------------------------------------------------------
     def write(self, record: StoredResource, previous_version: int) -> StoredResource:
+        if self._dialect == "postgresql":
+            stored = self._write_at_once(record, previous_version)
+            if stored is not None:
+                self._seen[(record.resource_type, record.id)] = stored
+                return stored
+        stored = self._write_one_by_one(record, previous_version)
+        self._seen[(record.resource_type, record.id)] = stored
+        return stored
+
+    def _previous(self, record: StoredResource, previous_version: int) -> StoredResource | object:
+        if previous_version == 0:
+            return None
+        seen = self._seen.get((record.resource_type, record.id))
+        if seen is not None and seen.version_id == previous_version:
+            return seen
+        from ...outbox.writer import UNKNOWN
+
+        return UNKNOWN
+
+    def _write_at_once(
+        self, record: StoredResource, previous_version: int
+    ) -> StoredResource | None:
+        """PostgreSQL: the whole write in one statement (`single_write`); None where that path
+        does not apply (contained resources in a new version: `_write_one_by_one`)."""
+        from .indexer import table_rows
+        from .single_write import can_write_at_once, write_at_once
+
+        rows = None
+        if self._indexer is not None:
+            found = self._indexer.extract(self._conn, record)
+            if found is not None:
+                rows = table_rows(record.resource_type, record.id, found)
+            if not can_write_at_once(rows, fresh=record.version_id == 1):
+                return None
+        previous = self._previous(record, previous_version)
+        event = None
+        if self._outbox is not None:
+            event = self._outbox.plan(self._conn, record, previous)
+        # the previous version's contained resources have index rows to delete too
+        old_contained = previous is not None and (
+            not isinstance(previous, StoredResource)
+            or bool((previous.content or {}).get("contained"))
+        )
+        written = write_at_once(
+            self._conn,
+            record,
+            previous_version,
+            rows,
+            self._indexer is not None,
+            event,
+            old_contained,
+        )
+        if written is None:
+            raise VersionConflict(f"{record.resource_type}/{record.id} changed concurrently")
+        seq, event_seq = written
+        if event_seq is not None:
+            self.recorded += 1
+        return StoredResource(**{**record.__dict__, "seq": seq})
+
+    def _write_one_by_one(self, record: StoredResource, previous_version: int) -> StoredResource:
         values = {
             "version_id": record.version_id,
             "last_updated": record.last_updated,
