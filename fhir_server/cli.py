@@ -248,6 +248,10 @@ def jobs_run(
     on: Annotated[
         str | None, typer.Option("--date", help="run date YYYY-MM-DD (default today)")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="worker processes (pushes; default: CPU count)"),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run one job now."""
@@ -265,7 +269,7 @@ def jobs_run(
     components = build_components(settings)
     try:
         components.database.upgrade()  # type: ignore[attr-defined]
-        typer.echo(run_job(settings, components, name, when))
+        typer.echo(run_job(settings, components, name, when, workers))
     except KeyError as exc:
         typer.echo(str(exc.args[0]), err=True)
         raise typer.Exit(2) from None

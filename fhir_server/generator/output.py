@@ -4,13 +4,17 @@ search-index rows the API would write, resumable); or any database through the r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from ..services.repository import FhirRepository
+
+if TYPE_CHECKING:
+    from ..tools.bulk_load import LoadState
 
 
 def write_ndjson(resources: Iterable[dict[str, Any]], directory: Path) -> dict[str, int]:
@@ -27,6 +31,39 @@ def write_ndjson(resources: Iterable[dict[str, Any]], directory: Path) -> dict[s
     finally:
         for f in files.values():
             f.close()
+    return counts
+
+
+def transaction_bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A transaction Bundle storing `resources` under their own ids (PUT: update-as-create, so
+    posting it twice changes nothing but versions)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + r['id'])}",
+                "resource": r,
+                "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
+            }
+            for r in resources
+        ],
+    }
+
+
+def write_bundles(
+    resources: Iterable[dict[str, Any]], directory: Path, size: int = 500
+) -> dict[str, int]:
+    """Transaction Bundles of `size` entries, `bundle-000001.json` …, to POST in name order
+    (providers come first, so every reference resolves to a resource posted before or with it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for number, batch in enumerate(batches(resources, size), start=1):
+        (directory / f"bundle-{number:06d}.json").write_bytes(
+            orjson.dumps(transaction_bundle(batch))
+        )
+        for resource in batch:
+            counts[resource["resourceType"]] = counts.get(resource["resourceType"], 0) + 1
     return counts
 
 
@@ -64,13 +101,6 @@ class ResumeMismatch(ValueError):
     """The database holds resources of this seed that are not the start of this plan's stream."""
 
 
-def _strip_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in (resource.get("meta") or {}).items()
-            if k not in ("versionId", "lastUpdated")}  # fmt: skip
-    out = {k: v for k, v in resource.items() if k != "meta"}
-    return {**out, "meta": meta} if meta else out
-
-
 def stored_prefix(database_url: str, prefix: str) -> int:
     """How many resources with ids starting `prefix` the database holds (PostgreSQL)."""
     import psycopg
@@ -83,55 +113,32 @@ def stored_prefix(database_url: str, prefix: str) -> int:
         return int(row.fetchone()[0])  # type: ignore[index]
 
 
-def _stored(database_url: str, resource: dict[str, Any]) -> dict[str, Any] | None:
-    import psycopg
+def _verified_skip(state: LoadState, prefix: str, resources: Iterator[dict[str, Any]]) -> int:
+    """How many resources the committed batches hold, after checking that each committed batch
+    is this stream's batch of that number (ResumeMismatch otherwise)."""
+    from ..tools.bulk_load import _batches, batch_digest
 
-    from ..tools.bulk_load import libpq
-
-    with psycopg.connect(libpq(database_url)) as conn:
-        row = conn.execute(
-            "SELECT content FROM resource WHERE res_type = %s AND res_id = %s",
-            (resource["resourceType"], resource["id"]),
-        ).fetchone()
-    if row is None:
-        return None
-    content = row[0]
-    return orjson.loads(content) if isinstance(content, str | bytes) else content
-
-
-def resume_point(database_url: str, prefix: str, resources: Iterator[dict[str, Any]]) -> int:
-    """Skip what an earlier, interrupted COPY load of the same plan committed.
-
-    The bulk loader commits batches in stream order, so what is stored is a prefix of the
-    stream: its length is the number of stored resources with the plan's id prefix.  The last
-    stored resource must equal the stream's resource at that position and the next one must be
-    absent — otherwise the database was filled from another plan (ResumeMismatch)."""
-    done = stored_prefix(database_url, prefix)
-    if done == 0:
-        return 0
-    last: dict[str, Any] | None = None
-    patient: dict[str, Any] | None = None  # the last resident: names, birth date, ID number
-    for _ in range(done):
-        last = next(resources, None)
-        if last is None:
+    last = max(state.committed)
+    skipped = 0
+    seen = 0
+    for number, chunk in enumerate(_batches(resources, state.batch_size)):
+        if number > last:
             break
-        if last["resourceType"] == "Patient":
-            patient = last
-    following = next(resources, None)
-    probes = [r for r in (last, patient) if r is not None]
-    if last is None or any(
-        _strip_meta(_stored(database_url, r) or {}) != _strip_meta(r) for r in probes
-    ):
+        seen = number + 1
+        if number in state.committed:
+            count, digest = state.committed[number]
+            if count != len(chunk) or digest != batch_digest(chunk):
+                raise ResumeMismatch(
+                    f"batch {number} of the load '{prefix}…' in the database is not this "
+                    "population's: resume with the same --residents, --city, --seed and --date"
+                )
+            skipped += count
+    if seen <= last:
         raise ResumeMismatch(
-            f"the database holds {done} resources with ids '{prefix}…' that are not the start of "
-            "this population: resume with the same --residents, --city, --seed and --date"
-        )
-    if following is not None and _stored(database_url, following) is not None:
-        raise ResumeMismatch(
-            f"the database holds resources with ids '{prefix}…' beyond the first {done} of this "
+            f"the database holds batches of the load '{prefix}…' beyond the end of this "
             "population: resume with the same --residents, --city, --seed and --date"
         )
-    return done
+    return skipped
 
 
 def copy_load(
@@ -142,14 +149,39 @@ def copy_load(
     workers: int = 2,
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
+    expected: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
     """Load a generated population into PostgreSQL with COPY (`tools.bulk_load`: the search
-    index rows the API would write), resuming after an interruption.  Returns (skipped, written)."""
-    from ..tools.bulk_load import bulk_load
+    index rows the API would write), resuming after an interruption.  Returns (skipped, written).
 
-    skipped = resume_point(database_url, prefix, resources())
-    stream = resources()
-    for _ in range(skipped):
-        next(stream, None)
-    written = bulk_load(database_url, stream, workers=workers, batch=batch, progress=progress)
+    The load is keyed by `prefix` (the plan's id prefix): the batches an earlier run committed
+    (`bulk_load_batch`, written in each batch's transaction) are checked against this stream's
+    batches of the same numbers and skipped; the rest is loaded with the earlier run's batch
+    size and start time, so the result equals an uninterrupted load's."""
+    from ..tools.bulk_load import bulk_load, load_state
+
+    state = load_state(database_url, prefix)
+    if state is None and stored_prefix(database_url, prefix):
+        raise ResumeMismatch(
+            f"the database holds resources with ids '{prefix}…' that no resumable load of this "
+            "population recorded: load into another database (or another --seed)"
+        )
+    skipped = 0
+    if state is not None:
+        batch = state.batch_size
+        if state.committed:
+            skipped = _verified_skip(state, prefix, resources())
+    written = bulk_load(
+        database_url,
+        resources(),
+        workers=workers,
+        batch=batch,
+        progress=progress,
+        load_key=prefix,
+        skip=frozenset(state.committed) if state else frozenset(),
+        now=state.started if state else None,
+        expected=expected,
+        on_phase=on_phase,
+    )
     return skipped, written

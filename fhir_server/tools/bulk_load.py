@@ -2,10 +2,14 @@
 search-index table written with `COPY … FROM STDIN` (psycopg 3), index rows computed by the same
 `search.extract.Extractor` the write path uses (in worker processes).
 
-Used by the search benchmark (`benchmarks/search.py`) and meant for the synthetic-population
-generator.  It writes version 1 of new resources only (no version checks, no validation): load into
-an empty or disjoint database; it ends with `VACUUM ANALYZE` (planner statistics and the
-visibility map for index-only scans).
+Used by the synthetic-population generator (`jiayi generate`) and the benchmarks.  It writes
+version 1 of new resources only (no version checks, no validation): load into an empty or disjoint
+database; it ends with `VACUUM ANALYZE` (planner statistics and the visibility map for index-only
+scans).  Each worker process extracts, COPYs and commits its own batches on its own connection
+(nothing but the input travels between processes); a resumable load records each committed batch
+in `bulk_load_batch` in the batch's own transaction.  A big load drops the written tables'
+secondary indexes first and recreates them after (their DDL is kept in `bulk_load_dropped_index`
+until then, so an interrupted load's indexes are recreated by the next load or `jiayi db upgrade`).
 
     bulk_load(database_url, resources, registry_factory=server_registry, workers=2, progress=cb)
         -> int
@@ -17,21 +21,26 @@ SearchParameters, computed parameters), so the rows are those the API would writ
 
 from __future__ import annotations
 
+import ctypes
 import functools
-import re
+import hashlib
+import os
+import signal
+import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Container, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
 import orjson
 import psycopg
-from fhirpathpy.models import models
+from psycopg import sql
 
-from ..search.extract import Extractor, _Node
-from ..search.registry import SearchParam, SearchRegistry, narrow_expression, server_registry
+from ..search.extract import Extractor, IndexRows, contained_key
+from ..search.registry import SearchRegistry, server_registry
 from ..storage.sql.indexer import table_rows
 
 _TABLES = {
@@ -53,151 +62,10 @@ def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-# -- a fast path for the plain expressions most parameters have ----------------------------------
-#: one step: a field, `.where(field='literal')`, `.extension('url')`, `.as(T)` / `.ofType(T)`
-_STEP = re.compile(
-    r"\.(?:(?P<field>[a-z][A-Za-z0-9]*)(?![A-Za-z0-9(])"
-    r"|where\((?P<wfield>[a-z][A-Za-z0-9]*)\s*=\s*'(?P<wvalue>[^'\\]*)'\)"
-    r"|extension\('(?P<url>[^'\\]+)'\)"
-    r"|(?:as|ofType)\((?P<type>[A-Za-z]+)\))"
-)
-_AS = re.compile(r"^\((?P<path>[^()]+) as (?P<type>[A-Za-z]+)\)$")
-Step = tuple[str, str, str | None]  # (kind, name, value)
-
-
-def plain_path(expression: str, resource_type: str) -> list[list[Step]] | None:
-    """The steps of each `|` alternative of `expression` when every one is a plain path
-    (`Type.a.b`, `.where(f='x')`, `.extension('url')`, `.as(T)`, `(Type.a as T)`); else None."""
-    out: list[list[Step]] = []
-    for part in (p.strip() for p in expression.split(" | ")):
-        cast = None
-        if (m := _AS.match(part)) is not None:
-            part, cast = m["path"].strip(), m["type"]
-        if not part.startswith(resource_type + "."):
-            return None
-        rest, steps = part[len(resource_type) :], list[Step]()
-        while rest:
-            m = _STEP.match(rest)
-            if m is None:
-                return None
-            if m["field"]:
-                steps.append(("field", m["field"], None))
-            elif m["wfield"]:
-                steps.append(("where", m["wfield"], m["wvalue"]))
-            elif m["url"]:
-                steps.append(("extension", m["url"], None))
-            else:
-                steps.append(("as", m["type"], None))
-            rest = rest[m.end() :]
-        if cast:
-            steps.append(("as", cast, None))
-        out.append(steps)
-    return out
-
-
-class _Slow(Exception):
-    """The data needs the FHIRPath engine (a primitive's extension, `as` on many items …)."""
-
-
-_MODEL: dict[str, Any] = models["r4"]
-
-
-def _child(path: str, item: Any, name: str) -> list[tuple[str, Any]]:
-    """`item.name` as the FHIRPath engine reads it (its member invocation): the child's type
-    from the model, a choice element resolved to the type present."""
-    if not isinstance(item, dict):
-        raise _Slow
-    child = f"{path}.{name}"
-    child = _MODEL["pathsDefinedElsewhere"].get(child, child)
-    value = None
-    choices = _MODEL["choiceTypePaths"].get(child)
-    if choices:
-        for actual in choices:
-            if f"_{name}{actual}" in item:
-                raise _Slow
-            value = item.get(f"{name}{actual}")
-            if value is not None:
-                child += actual
-                break
-    else:
-        if f"_{name}" in item:
-            raise _Slow
-        value = item.get(name)
-        if name == "extension":
-            child = "Extension"
-    child = _MODEL["path2Type"].get(child, child)
-    if value is None:
-        return []
-    if isinstance(value, list):
-        if any(v is None for v in value):
-            raise _Slow
-        return [(child, v) for v in value]
-    return [(child, value)]
-
-
-def run_plain(
-    paths: list[list[Step]], resource: dict[str, Any], resource_type: str
-) -> list[tuple[str, Any]]:
-    """(type, value) of a plain-path expression (raises _Slow when the engine must decide)."""
-    out: list[tuple[str, Any]] = []
-    for steps in paths:
-        items: list[tuple[str, Any]] = [(resource_type, resource)]
-        for kind, name, value in steps:
-            if not items:
-                break
-            if kind == "field":
-                items = [c for path, it in items for c in _child(path, it, name)]
-            elif kind == "where":
-                if any(not isinstance(it, dict) for _p, it in items):
-                    raise _Slow
-                items = [(p, it) for p, it in items if it.get(name) == value]
-            elif kind == "extension":
-                found = []
-                for _path, it in items:
-                    if not isinstance(it, dict):
-                        raise _Slow
-                    exts = [e for e in it.get("extension") or [] if e.get("url") == name]
-                    if exts:  # the engine's extension(url) takes the first match
-                        found.append(("Extension", exts[0]))
-                items = found
-            else:  # `as T`: a singleton of type T (the engine refuses more than one item)
-                if len(items) > 1:
-                    raise _Slow
-                if any(p != name for p, _it in items):
-                    raise _Slow  # a subtype or another type: the engine's type test decides
-
-        out.extend(items)
-    return out
-
-
-class FastExtractor(Extractor):
-    """`Extractor` that reads plain paths straight from the JSON and leaves every other
-    expression, and any data the plain reading cannot decide, to the FHIRPath engine; the same
-    rows either way (tests/generator/test_bulk_load.py compares them)."""
-
-    def __init__(self, registry: SearchRegistry, base_url: str | None = None) -> None:
-        super().__init__(registry, base_url)
-        self._plain: dict[tuple[str, str], list[list[Step]] | None] = {}
-
-    def values(self, resource: dict[str, Any], param: SearchParam) -> list[_Node]:
-        key = (resource["resourceType"], param.code)
-        if key not in self._plain:
-            expression, required = narrow_expression(param.expression, key[0])
-            self._plain[key] = plain_path(expression, key[0]) if expression else None
-        paths = self._plain[key]
-        if paths is not None:
-            try:
-                found = run_plain(paths, resource, key[0])
-                return [_Node(t, v) for t, v in found if v is not None]
-            except _Slow:
-                pass
-        return super().values(resource, param)
-
-
 @functools.lru_cache(maxsize=1)
 def _extractor(factory: Callable[[], SearchRegistry], base_url: str | None) -> Extractor:
     """One extractor per worker process (its compiled expressions are reused across batches)."""
-    return FastExtractor(factory(), base_url)
+    return Extractor(factory(), base_url)
 
 
 def _extract(
@@ -219,18 +87,10 @@ def _copy(
     done: list[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]],
     now: datetime,
 ) -> None:
+    """COPY resources with their index rows as `table_rows` gives them (row dicts per kind)."""
     bodies = [orjson.dumps(res).decode() for res, _rows in done]  # once for both tables
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY resource (res_type, res_id, version_id, last_updated, deleted, content) FROM STDIN"
-        ) as cp:
-            for (res, _rows), body in zip(done, bodies, strict=True):
-                cp.write_row((res["resourceType"], res["id"], 1, now, False, body))
-        with cur.copy(
-            "COPY resource_history (res_type, res_id, version_id, last_updated, method, deleted, content) FROM STDIN"
-        ) as cp:
-            for (res, _rows), body in zip(done, bodies, strict=True):
-                cp.write_row((res["resourceType"], res["id"], 1, now, "POST", False, body))
+        _copy_resources(cur, [res for res, _rows in done], bodies, now)
         contained = ("res_type", "res_id", "container_type", "container_id", "local_id", "content")
         with cur.copy(f"COPY search_contained ({', '.join(contained)}) FROM STDIN") as cp:
             for _res, rows in done:
@@ -242,17 +102,67 @@ def _copy(
                         )
                     )
         for kind, (table, columns) in _TABLES.items():
-            names = (
-                "res_type",
-                "res_id",
-                "param",
-                *columns,
-                *(("grp",) if kind in _GROUPED else ()),
-            )
+            names = _names(kind, columns)
             with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as cp:
                 for _res, rows in done:
                     for row in rows.get(kind, []):
                         cp.write_row(tuple(row.get(n) for n in names))
+
+
+def _names(kind: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    return ("res_type", "res_id", "param", *columns, *(("grp",) if kind in _GROUPED else ()))
+
+
+def _copy_resources(
+    cur: psycopg.Cursor[Any], resources: list[dict[str, Any]], bodies: list[str], now: datetime
+) -> None:
+    with cur.copy(
+        "COPY resource (res_type, res_id, version_id, last_updated, deleted, content) FROM STDIN"
+    ) as cp:
+        for res, body in zip(resources, bodies, strict=True):
+            cp.write_row((res["resourceType"], res["id"], 1, now, False, body))
+    with cur.copy(
+        "COPY resource_history (res_type, res_id, version_id, last_updated, method, deleted, content) FROM STDIN"
+    ) as cp:
+        for res, body in zip(resources, bodies, strict=True):
+            cp.write_row((res["resourceType"], res["id"], 1, now, "POST", False, body))
+
+
+#: a resource's rows as tuples per table kind, in the column order of `_names(kind)`
+Flat = dict[str, list[tuple[Any, ...]]]
+
+
+def flat_rows(resource_type: str, resource_id: str, rows: IndexRows, out: Flat) -> None:
+    """Append the COPY tuples of one resource's `IndexRows` to `out` (what `table_rows` gives,
+    without a dict per row); contained resources under their key, and a `contained` kind."""
+    key = (resource_type, resource_id)
+    for kind in ("token", "string", "date", "number", "quantity", "reference", "uri"):
+        out[kind].extend((*key, *value, None) for value in getattr(rows, kind))
+    for kind, grp, value in rows.composite:
+        out[kind].append((*key, *value, grp))
+    for kind in ("position", "text", "sort"):
+        out[kind].extend((*key, *value) for value in getattr(rows, kind))
+    for inner_type, local_id, content, inner_rows in rows.contained:
+        inner_key = contained_key(resource_type, resource_id, local_id)
+        body = orjson.dumps(content).decode()
+        out["contained"].append((inner_type, inner_key, resource_type, resource_id, local_id, body))
+        flat_rows(inner_type, inner_key, inner_rows, out)
+
+
+def _copy_flat(
+    cur: psycopg.Cursor[Any], resources: list[dict[str, Any]], flat: Flat, now: datetime
+) -> None:
+    _copy_resources(cur, resources, [orjson.dumps(r).decode() for r in resources], now)
+    contained = ("res_type", "res_id", "container_type", "container_id", "local_id", "content")
+    if flat["contained"]:
+        with cur.copy(f"COPY search_contained ({', '.join(contained)}) FROM STDIN") as cp:
+            for row in flat["contained"]:
+                cp.write_row(row)
+    for kind, (table, columns) in _TABLES.items():
+        if flat[kind]:
+            with cur.copy(f"COPY {table} ({', '.join(_names(kind, columns))}) FROM STDIN") as cp:
+                for row in flat[kind]:
+                    cp.write_row(row)
 
 
 def stamp(resource: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -260,6 +170,185 @@ def stamp(resource: dict[str, Any], now: datetime) -> dict[str, Any]:
         **resource,
         "meta": {**resource.get("meta", {}), "versionId": "1", "lastUpdated": now.isoformat()},
     }
+
+
+def batch_digest(batch: list[dict[str, Any]]) -> str:
+    """A fingerprint of a batch as generated (before stamping): resume compares it."""
+    h = hashlib.blake2b(digest_size=16)
+    for resource in batch:
+        h.update(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+# -- load bookkeeping: which batches of a resumable load are committed ---------------------------
+_BOOKKEEPING = (
+    "CREATE TABLE IF NOT EXISTS bulk_load_run (load_key text PRIMARY KEY, batch_size integer "
+    "NOT NULL, started timestamptz NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS bulk_load_batch (load_key text NOT NULL, batch integer NOT NULL,"
+    " resources integer NOT NULL, digest text NOT NULL, PRIMARY KEY (load_key, batch))",
+    "CREATE TABLE IF NOT EXISTS bulk_load_dropped_index (name text PRIMARY KEY, ddl text NOT NULL)",
+)
+
+
+@dataclass(frozen=True)
+class LoadState:
+    """A resumable load as the database records it: batch size, start time (every resource of
+    the load has it as `lastUpdated`) and the digest of each committed batch by number."""
+
+    batch_size: int
+    started: datetime
+    committed: dict[int, tuple[int, str]]  # number -> (resources, digest)
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def load_state(database_url: str, load_key: str) -> LoadState | None:
+    with psycopg.connect(libpq(database_url)) as conn:
+        if not _exists(conn, "bulk_load_run"):
+            return None
+        run = conn.execute(
+            "SELECT batch_size, started FROM bulk_load_run WHERE load_key = %s", (load_key,)
+        ).fetchone()
+        if run is None:
+            return None
+        committed = {
+            n: (count, digest)
+            for n, count, digest in conn.execute(
+                "SELECT batch, resources, digest FROM bulk_load_batch WHERE load_key = %s",
+                (load_key,),
+            )
+        }
+    return LoadState(int(run[0]), run[1], committed)
+
+
+def _begin_run(database_url: str, load_key: str, batch: int, now: datetime) -> None:
+    with psycopg.connect(libpq(database_url)) as conn:
+        for ddl in _BOOKKEEPING:
+            conn.execute(ddl)
+        conn.execute(
+            "INSERT INTO bulk_load_run (load_key, batch_size, started) VALUES (%s, %s, %s)"
+            " ON CONFLICT (load_key) DO NOTHING",
+            (load_key, batch, now),
+        )
+
+
+# -- secondary indexes: dropped for a big load, recreated after (and by `db upgrade`) -------------
+_LOADED_TABLES = ("resource", "resource_history", "search_contained") + tuple(
+    table for table, _columns in _TABLES.values()
+)
+
+
+def restore_indexes(database_url: str, parallel: int = 2) -> list[str]:
+    """Recreate every index a bulk load dropped and has not recreated (an interrupted load);
+    returns their names.  Safe to call any time (`prepare_database` / `jiayi db upgrade` do)."""
+    with psycopg.connect(libpq(database_url)) as conn:
+        if not _exists(conn, "bulk_load_dropped_index"):
+            return []
+        dropped = list(conn.execute("SELECT name, ddl FROM bulk_load_dropped_index ORDER BY name"))
+    if not dropped:
+        return []
+
+    def build(item: tuple[str, str]) -> str:
+        name, ddl = item
+        with psycopg.connect(libpq(database_url)) as conn:
+            conn.execute("SET maintenance_work_mem = '512MB'")
+            conn.execute(ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+            conn.execute("DELETE FROM bulk_load_dropped_index WHERE name = %s", (name,))
+        return name  # index and bookkeeping row in one transaction
+
+    with ThreadPoolExecutor(max(1, parallel)) as pool:
+        return list(pool.map(build, dropped))
+
+
+def drop_indexes(database_url: str) -> list[str]:
+    """Drop the non-unique indexes of the tables a bulk load writes, remembering their DDL in
+    the same transaction (so `restore_indexes` can always recreate them)."""
+    with psycopg.connect(libpq(database_url)) as conn:
+        for ddl in _BOOKKEEPING:
+            conn.execute(ddl)
+        found = list(
+            conn.execute(
+                "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+                " JOIN pg_namespace n ON n.oid = t.relnamespace"
+                " WHERE n.nspname = current_schema() AND NOT i.indisunique"
+                " AND NOT i.indisprimary AND t.relname = ANY(%s)",
+                (list(_LOADED_TABLES),),
+            )
+        )
+        for name, ddl in found:
+            conn.execute(
+                "INSERT INTO bulk_load_dropped_index (name, ddl) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, ddl),
+            )
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    return [name for name, _ddl in found]
+
+
+def _stored_resources(database_url: str) -> int:
+    with psycopg.connect(libpq(database_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM resource").fetchone()
+    return int(row[0]) if row else 0
+
+
+# -- worker processes: extract, COPY and commit their own batches ------------------------------
+def _die_with_parent() -> None:
+    """Workers must not outlive a killed loader (they would hold batches half done)."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    if os.getppid() != parent:  # pragma: no cover - the parent died before prctl
+        os._exit(1)
+
+
+@functools.lru_cache(maxsize=1)
+def _connection(url: str) -> psycopg.Connection:
+    """One connection per worker process, reused for every batch it loads."""
+    return psycopg.connect(url)
+
+
+@dataclass(frozen=True)
+class _Job:
+    factory: Callable[[], SearchRegistry]
+    base_url: str | None
+    url: str
+    now: datetime
+    load_key: str | None
+    number: int
+    batch: list[dict[str, Any]]
+
+
+def _load_batch(job: _Job) -> int:
+    """Extract, COPY and commit one batch (with its bookkeeping row, in the same transaction)."""
+    extractor = _extractor(job.factory, job.base_url)
+    stamped = [stamp(r, job.now) for r in job.batch]
+    flat: Flat = {kind: [] for kind in (*_TABLES, "contained")}
+    for resource in stamped:
+        flat_rows(resource["resourceType"], resource["id"], extractor.extract(resource), flat)
+    conn = _connection(job.url)
+    try:
+        with conn.cursor() as cur:
+            _copy_flat(cur, stamped, flat, job.now)
+            if job.load_key is not None:
+                cur.execute(
+                    "INSERT INTO bulk_load_batch (load_key, batch, resources, digest)"
+                    " VALUES (%s, %s, %s, %s)",
+                    (job.load_key, job.number, len(job.batch), batch_digest(job.batch)),
+                )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return len(job.batch)
 
 
 def bulk_load(
@@ -272,36 +361,62 @@ def bulk_load(
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
     vacuum: bool = True,
+    load_key: str | None = None,
+    skip: Container[int] = (),
+    now: datetime | None = None,
+    drop: bool | None = None,
+    expected: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> int:
-    """Load `resources` (each with `resourceType` and `id`); returns how many were written."""
-    now = datetime.now(UTC)
-    stamped = (stamp(r, now) for r in resources)
+    """Load `resources` (each with `resourceType` and `id`); returns how many were written.
+
+    Batch `n` (0-based, `batch` resources each) is extracted, COPYed and committed by a worker
+    process on its own connection.  With `load_key`, each committed batch is recorded in
+    `bulk_load_batch` in the same transaction, and the batches numbered in `skip` are not
+    loaded (a resume: `generator.output.copy_load`).  Secondary indexes: whatever an earlier,
+    interrupted load dropped is recreated first; `drop` True (or None and the database holds no
+    resources, or fewer than `expected`) drops them for the load and recreates them after.
+    `on_phase` hears "indexes" and "statistics" as those steps after the load begin."""
+    now = now or datetime.now(UTC)
+    restore_indexes(database_url, workers)
+    if load_key is not None:
+        _begin_run(database_url, load_key, batch, now)
+    if drop is None:
+        stored = _stored_resources(database_url)
+        drop = stored == 0 or (expected is not None and expected >= stored)
+    if drop:
+        drop_indexes(database_url)
+    url = libpq(database_url)
     written = 0
-    with (
-        psycopg.connect(libpq(database_url)) as conn,
-        ProcessPoolExecutor(workers) as pool,
-    ):
-        pending: deque[Future[Any]] = deque()
-        chunks = _batches(stamped, batch)
+    # no connection of this process is open here: the forked workers inherit none
+    with ProcessPoolExecutor(workers, initializer=_die_with_parent) as pool:
+        pending: deque[Future[int]] = deque()
+        numbered = enumerate(_batches(resources, batch))
 
         def submit() -> bool:
-            chunk = next(chunks, None)
-            if chunk is None:
-                return False
-            pending.append(pool.submit(_extract, (registry_factory, base_url, chunk)))
-            return True
+            for number, chunk in numbered:
+                if number in skip:
+                    continue
+                job = _Job(registry_factory, base_url, url, now, load_key, number, chunk)
+                pending.append(pool.submit(_load_batch, job))
+                return True
+            return False
 
         while len(pending) < 2 * workers and submit():
             pass
         while pending:
-            done = pending.popleft().result()
+            count = pending.popleft().result()
             submit()
-            _copy(conn, done, now)
-            conn.commit()
-            written += len(done)
+            written += count
             if progress:
-                progress(len(done))
+                progress(count)
+    if drop:
+        if on_phase:
+            on_phase("indexes")
+        restore_indexes(database_url, workers)
     if vacuum:
-        with psycopg.connect(libpq(database_url), autocommit=True) as conn:
+        if on_phase:
+            on_phase("statistics")
+        with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
     return written

@@ -14,6 +14,7 @@ from unittest import mock
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from fhir_server import cli
@@ -23,6 +24,7 @@ from fhir_server.cli import app
 from fhir_server.demo import cli as demo_cli
 from fhir_server.services.context import RequestContext
 from fhir_server.services.repository import FhirRepository
+from fhir_server.storage.sql.tables import resource
 from tests.api.conftest import make_settings
 
 RESIDENTS = 60
@@ -114,6 +116,20 @@ def test_serve_demo_loads_once(
         assert store.user("resident").patient_id is not None  # type: ignore[union-attr]
         assert store.user("doctor").practitioner_id.startswith("demo-dr-")  # type: ignore[union-attr]
         assert store.user("admin").practitioner_id == "demo-admin"  # type: ignore[union-attr]
+        # the bulk path does not validate the generated resources one by one: every `demo-`
+        # resource of the load passes the full validation pipeline
+        invalid = {}
+        with components.database.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(resource.c.content).where(
+                    resource.c.res_id.like("demo-%"), resource.c.deleted.is_(False)
+                )
+            ).all()
+        for (content,) in rows:
+            errors = [i for i in components.validator.validate(content) if i.is_error]
+            if errors:
+                invalid[f"{content['resourceType']}/{content['id']}"] = errors
+        assert len(rows) > 300 and not invalid, (len(rows), list(invalid.items())[:3])
     finally:
         components.database.dispose()
     # the story through the API: the teams' promised services are partly delivered
