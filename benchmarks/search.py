@@ -284,6 +284,12 @@ SCENARIOS = [
         (("identifier", "urn:oid:2.16.156.10011.1.3|{identifier}"),),
         "single",
     ),
+    Scenario(
+        "token or-list: Observation?code=a,b,c",
+        "Observation",
+        (("code", f"{LOINC}|2339-0,{LOINC}|29463-7,{LOINC}|0000-0"),),
+        "single",
+    ),
     Scenario("string prefix: Patient?name=wang", "Patient", (("name", "wang"),), "single"),
     Scenario("string prefix: Patient?name=陈", "Patient", (("name", "陈"),), "single"),
     Scenario(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
+from fhir_server.search.paging import Cursor
 from fhir_server.search.params import Clause, parse_search
 from fhir_server.search.registry import SearchRegistry, server_registry
 from fhir_server.storage.ports import StoredResource
@@ -291,3 +292,90 @@ def test_walk_plan_is_ordered_without_sorting_every_match(
     assert "resource_pkey" in plan[1] and "SubPlan" in text
     outer = outer_walk(plan)
     assert "Sort" not in text and "HashAggregate" not in outer
+
+
+# -- a chain whose matches cluster in key order: a bounded walk first ------------------------------
+HARBOUR = [("subject:Patient.organization.name", "harbour")]  # obs08 … obs11 (p08 … p11)
+
+
+def _walked(db: SqlDatabase, registry: SearchRegistry, query: list[tuple[str, str]]) -> Any:
+    request = parse_search(registry, ["Observation"], query, base_url=BASE)
+    with db.unit_of_work(write=False) as uow:
+        return walk_common_has(uow.connection, request, clause_share=0.0)
+
+
+@pytest.mark.parametrize(
+    ("after", "limit", "candidates", "expected"),
+    [
+        (None, 3, 10, None),  # obs00 … obs09 hold two matches, and candidates follow
+        (None, 3, 12, ["obs08", "obs09", "obs10"]),  # obs00 … obs11: a full page
+        (None, 5, 100, ["obs08", "obs09", "obs10", "obs11"]),  # the run holds every candidate
+        ("obs08", 3, 3, ["obs09", "obs10", "obs11"]),  # after the cursor: obs09 … obs11
+        ("obs08", 3, 2, None),
+    ],
+)
+def test_bounded_walk_finds_a_full_page_or_gives_up(
+    db: SqlDatabase,
+    registry: SearchRegistry,
+    after: str | None,
+    limit: int,
+    candidates: int,
+    expected: list[str] | None,
+) -> None:
+    request = _walked(db, registry, HARBOUR)
+    assert [c.walk for c in request.clauses] == [True]
+    cursor = Cursor(("Observation", after), "") if after else None
+    with db.unit_of_work(write=False) as uow:
+        rows = search_module.bounded_walk_page(
+            uow.connection, db.dialect, request, cursor, limit, candidates
+        )
+    assert (None if rows is None else [r._mapping["res_id"] for r in rows]) == expected
+
+
+def test_common_leaf_but_rare_probe_is_tried_as_a_bounded_walk(
+    db: SqlDatabase, registry: SearchRegistry
+) -> None:
+    request = parse_search(registry, ["Observation"], HARBOUR, base_url=BASE)
+    with db.unit_of_work(write=False) as uow:
+        # the first 5 Observations have no Harbour patient; one leaf row (the Organization)
+        planned, tentative = search_module.plan_walks(
+            uow.connection, request, window=5, clause_share=0.2, least=1
+        )
+        assert [c.walk for c in planned.clauses] == [False]
+        assert tentative is not None and [c.walk for c in tentative.clauses] == [True]
+        # fewer leaf rows than `least`: the semi-join, nothing to try
+        _, none = search_module.plan_walks(
+            uow.connection, request, window=5, clause_share=0.2, least=2
+        )
+        assert none is None
+        # a name prefix is never tried (its probe is not clustered by a fan-out)
+        names = parse_search(registry, ["Patient"], [("name", "zzz")], base_url=BASE)
+        _, plain = search_module.plan_walks(
+            uow.connection, names, window=5, clause_share=0.2, least=0
+        )
+        assert plain is None
+
+
+@pytest.mark.parametrize("bound", [7, 12])
+def test_bounded_walk_pages_equal_the_semi_join(
+    db: SqlDatabase, registry: SearchRegistry, monkeypatch: pytest.MonkeyPatch, bound: int
+) -> None:
+    monkeypatch.setattr(search_module, "CLAUSE_WALK_SHARE", 2.0)  # never walked outright
+    joined = pages(db, registry, "Observation", HARBOUR, count=2)
+    used: list[bool] = []
+    real = search_module.bounded_walk_page
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        rows = real(*args, **kw)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(search_module, "bounded_walk_page", spy)
+    monkeypatch.setattr(search_module, "CLAUSE_PROBE_WINDOW", 5)
+    monkeypatch.setattr(search_module, "CHAIN_WALK_LEAST", 1)
+    monkeypatch.setattr(search_module, "BOUNDED_WALK_CANDIDATES", bound)
+    tried = pages(db, registry, "Observation", HARBOUR, count=2)
+    assert tried == joined == [["obs08", "obs09"], ["obs10", "obs11"]]
+    # 7 candidates (obs00-06) hold no match of the first page → the semi-join; after obs09 only
+    # 6 candidates remain: the run holds them all. 12 candidates (obs00-11) hold the first page
+    assert used == ([False, True] if bound == 7 else [True, True])

@@ -39,6 +39,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.sql import Select
@@ -90,6 +91,11 @@ CLAUSE_WALK_LEAST = 5000
 #: a chain's leaf rows fan out (a Patient has many Observations): walked from fewer leaf rows
 CHAIN_WALK_LEAST = 2000
 CLAUSE_PROBE_WINDOW = 100
+#: a chain whose leaf values are common (≥ `CHAIN_WALK_LEAST` rows) but whose probe of the first
+#: `CLAUSE_PROBE_WINDOW` candidates met too few (a chain's matches cluster in key order: a
+#: resident's observations sit side by side) is first walked over at most this many candidates;
+#: a full page there is the page (bounded_walk_page), else the semi-join runs
+BOUNDED_WALK_CANDIDATES = 1000
 
 
 @dataclass
@@ -304,7 +310,7 @@ def run_search(
         ).scalar_one()
     if request.summary == "count" or count == 0:
         return result
-    request = walk_common_has(conn, request)  # the page only: counts keep the semi-join
+    request, tentative = plan_walks(conn, request)  # the page only: counts keep the semi-join
     if request.explain:
         result.plan = explain_plan(conn, dialect, page_query(dialect, request, cursor, count + 1))
         return result
@@ -323,6 +329,8 @@ def run_search(
             if _plain(request)
             else None
         )
+        if fast is None and tentative is not None:
+            fast = bounded_walk_page(conn, dialect, tentative, cursor, count + 1)
         rows = fast if fast is not None else _page(conn, dialect, request, cursor, count + 1)
         keys = [(*(r._mapping[f"sort_{i}"] for i in range(len(request.sort))),) for r in rows]
     more = len(rows) > count
@@ -379,6 +387,19 @@ def walk_common_has(
     clause_share: float | None = None,
     least: int | None = None,
 ) -> SearchRequest:
+    """The request with its common clauses walked (plan_walks without the tentative walk)."""
+    return plan_walks(conn, request, window, share, clause_share=clause_share, least=least)[0]
+
+
+def plan_walks(
+    conn: Connection,
+    request: SearchRequest,
+    window: int | None = None,
+    share: float | None = None,
+    *,
+    clause_share: float | None = None,
+    least: int | None = None,
+) -> tuple[SearchRequest, SearchRequest | None]:
     """The request with each top-level clause whose matches are common compiled as an ordered
     walk: candidates in key order, each checked alone, stopping after the page — instead of
     collecting and sorting every match (cost grows with the data). `_has`: common when at least
@@ -389,31 +410,44 @@ def walk_common_has(
     count; fewer: the semi-join is cheap) and at least `clause_share` of the first `window`
     candidates (default `CLAUSE_PROBE_WINDOW`) match (search_sql.walk_sample; the walk then
     checks about page / share candidates). Rare matches keep the semi-join. A share ≤ 0 always
-    walks. Unchanged request when nothing applies."""
+    walks. Unchanged request when nothing applies.
+
+    The second of the pair: for chains whose leaf values are common but whose probe met too
+    few, the request with those walked too — to try over a bounded run of candidates first
+    (bounded_walk_page); None when there is none."""
     if not request.resource_types:
-        return request
+        return request, None
     clause_window = CLAUSE_PROBE_WINDOW if window is None else window
     window = HAS_PROBE_WINDOW if window is None else window
     share = HAS_WALK_SHARE if share is None else share
     clause_share = CLAUSE_WALK_SHARE if clause_share is None else clause_share
     clauses: list[Any] = []
+    tried: list[Any] = []
     changed = False
     for c in request.clauses:
+        maybe = c
         if isinstance(c, Clause) and c.path and isinstance(c.path[0], HasHop):
             met = conn.execute(has_sample(c, request.resource_types, window)).scalar_one()
             if met >= max(1, share * window) or share <= 0:
                 hop = dataclasses.replace(c.path[0], walk=True)
-                c = dataclasses.replace(c, path=(hop, *c.path[1:]))
+                c = maybe = dataclasses.replace(c, path=(hop, *c.path[1:]))
                 changed = True
-        elif (
-            isinstance(c, Clause)
-            and walkable(request, c)
-            and (clause_share <= 0 or _common(conn, request, c, clause_window, clause_share, least))
-        ):
-            c = dataclasses.replace(c, walk=True)
-            changed = True
+        elif isinstance(c, Clause) and walkable(request, c):
+            verdict = (
+                "walk"
+                if clause_share <= 0
+                else _common(conn, request, c, clause_window, clause_share, least)
+            )
+            if verdict == "walk":
+                c = maybe = dataclasses.replace(c, walk=True)
+                changed = True
+            elif verdict == "try":
+                maybe = dataclasses.replace(c, walk=True)
         clauses.append(c)
-    return dataclasses.replace(request, clauses=clauses) if changed else request
+        tried.append(maybe)
+    planned = dataclasses.replace(request, clauses=clauses) if changed else request
+    tentative = dataclasses.replace(request, clauses=tried) if tried != clauses else None
+    return planned, tentative
 
 
 def _common(
@@ -423,14 +457,52 @@ def _common(
     window: int,
     share: float,
     least: int | None,
-) -> bool:
+) -> str:
+    """ "walk" (common), "try" (a chain whose leaf values are common but the probe of the first
+    candidates met too few: walk a bounded run first) or "join" (rare: the semi-join)."""
     if least is None:
         least = CHAIN_WALK_LEAST if clause.path else CLAUSE_WALK_LEAST
     bound = leaf_rows(clause, request.resource_types, least) if least > 0 else None
     if bound is not None and conn.execute(bound).scalar_one() < least:
-        return False
+        return "join"
     met = conn.execute(walk_sample(clause, request.resource_types, window)).scalar_one()
-    return bool(met >= max(1, share * window))
+    if met >= max(1, share * window):
+        return "walk"
+    return "try" if clause.path and bound is not None else "join"
+
+
+def bounded_walk_page(
+    conn: Connection,
+    dialect: str,
+    request: SearchRequest,
+    cursor: Cursor | None,
+    limit: int,
+    candidates: int | None = None,
+) -> list[Any] | None:
+    """The page of a (walked) request found among at most `candidates` (default
+    `BOUNDED_WALK_CANDIDATES`) live resources of its types after the cursor, in key order — or
+    None when that run holds fewer than `limit` matches and more candidates follow it. A full
+    page there is the page: every later match sorts after the run's last candidate."""
+    n = BOUNDED_WALK_CANDIDATES if candidates is None else candidates
+    r = resource.alias()
+    keys = [(r.c.res_type, False), (r.c.res_id, False)]
+    last_candidate = select(r.c.res_type, r.c.res_id).where(
+        r.c.res_type.in_(list(request.resource_types)), r.c.deleted.is_(False)
+    )
+    if cursor is not None:
+        last_candidate = last_candidate.where(_after(keys, cursor.key[-2:]))
+    edge = conn.execute(
+        last_candidate.order_by(r.c.res_type, r.c.res_id).offset(n - 1).limit(1)
+    ).first()
+    query = _page_query(dialect, request, cursor, limit)
+    if edge is not None:  # candidates up to and including the edge
+        inner = query.selected_columns
+        # a row comparison: the primary-key scan stops at the edge (an index condition)
+        query = query.where(
+            tuple_(inner.res_type, inner.res_id) <= tuple_(edge.res_type, edge.res_id)
+        )
+    rows = list(conn.execute(query))
+    return rows if len(rows) >= limit or edge is None else None
 
 
 def walkable(request: SearchRequest, clause: Clause) -> bool:
