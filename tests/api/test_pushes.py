@@ -849,6 +849,39 @@ def test_no_push_for_a_deleted_patient(repo: FhirRepository, tmp_path: Path, cha
     assert all(len(_pushes(repo, rid)) == 2 for rid in STANDARD if rid != "adult")
 
 
+def test_a_deleted_residents_pending_push_is_withdrawn_not_retried(
+    repo: FhirRepository, tmp_path: Path
+) -> None:
+    """A push waiting for a retry whose resident's Patient is then deleted becomes `not-done`
+    (push-delivery-reason `recipient-deleted`) on the next run, and later runs leave it alone."""
+    calls = {"n": 0}
+
+    def down(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return httpx.Response(503, text="busy")
+
+    service, _, _ = _service(repo, tmp_path, channels=(_sms(down),))
+    service.run(START)
+    (pending,) = _pushes(repo, "adult")
+    assert pending["status"] == "in-progress"
+    repo.delete("Patient", "adult")
+    before = calls["n"]
+    second = service.run(START + timedelta(days=1))
+    assert second.withdrawn == 1 and "1 pending pushes withdrawn" in second.line()
+    (withdrawn,) = _pushes(repo, "adult")
+    assert withdrawn["status"] == "not-done"
+    assert withdrawn["statusReason"]["coding"][0]["code"] == "recipient-deleted"
+    assert M.runs_of(withdrawn) == M.runs_of(pending)
+    # the other residents' pending pushes were retried (each a call), the deleted one's not
+    retried_calls = calls["n"] - before
+    assert second.retried == len(STANDARD) - 2  # minus the opted-out resident and the deleted
+    version = repo.read("Communication", withdrawn["id"]).version_id
+    third = service.run(START + timedelta(days=2))
+    assert third.withdrawn == 0
+    assert repo.read("Communication", withdrawn["id"]).version_id == version
+    assert retried_calls > 0
+
+
 def test_workers_split_the_due_step_without_duplicates(database_url: str, tmp_path: Path) -> None:
     inbox_dir = tmp_path / "push-inbox"
     settings = make_settings(database_url, push_inbox_dir=inbox_dir)

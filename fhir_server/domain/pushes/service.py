@@ -79,6 +79,7 @@ class RunSummary:
     retried_failed: int = 0
     without_care_plan: int = 0
     without_patient: int = 0  # due plans whose Patient is deleted: nothing created
+    withdrawn: int = 0  # pending pushes of a deleted Patient: not-done, not retried again
     pages: int = 0
     resumed: bool = False
     finished: bool = False
@@ -94,6 +95,7 @@ class RunSummary:
             f"({self.retried_delivered} delivered, {self.retried_failed} failed); "
             f"{self.without_care_plan} without CarePlan"
             + (f", {self.without_patient} Patients deleted" if self.without_patient else "")
+            + (f", {self.withdrawn} pending pushes withdrawn" if self.withdrawn else "")
         )
 
 
@@ -310,15 +312,27 @@ class PushService:
             updated = []
             for body in bodies:
                 pid = M.patient_of(body)
-                if pid is None or pid not in contacts.patients:
-                    continue  # the resident's Patient is deleted: left as it is
-                outcome = self._attempt(body, pid, contacts, on, now, M.runs_of(body))
+                if pid is None:
+                    continue
+                if pid not in contacts.patients:  # the resident's Patient is deleted: withdrawn,
+                    # so later runs do not try it again
+                    outcome = M.Outcome(
+                        "not-done",
+                        M.runs_of(body),
+                        reason_code="recipient-deleted",
+                        reason_text="居民档案已删除，推送撤回",
+                    )
+                    summary.withdrawn += 1
+                else:
+                    outcome = self._attempt(body, pid, contacts, on, now, M.runs_of(body))
                 sent = fhir_instant(outcome.sent) if outcome.sent else None
                 received = fhir_instant(outcome.received) if outcome.received else None
                 new = M.with_outcome(body, outcome, sent, received)
                 new.pop("meta", None)
                 new["meta"] = {"profile": [M.PROFILE]}
                 updated.append(new)
+                if outcome.reason_code == "recipient-deleted":
+                    continue
                 summary.retried += 1
                 if outcome.status == "completed":
                     summary.retried_delivered += 1
