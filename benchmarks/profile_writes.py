@@ -1,4 +1,4 @@
-"""Profile Jiayi's write path in-process: create, update and a 100-entry transaction.
+"""Profile Jiayi's REST path in-process: create, read, update and a 100-entry transaction.
 
 ```
 python -m benchmarks.profile_writes [--database-url URL] [--requests N] [--top K] [--scenario S]
@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=35)
-    parser.add_argument("--scenario", action="append", choices=["create", "update", "transaction"])
+    parser.add_argument(
+        "--scenario", action="append", choices=["create", "read", "update", "transaction"]
+    )
     parser.add_argument("--sort", default="cumulative")
     args = parser.parse_args(argv)
     scenarios = args.scenario or ["create", "update", "transaction"]
@@ -93,12 +95,17 @@ def main(argv: list[str] | None = None) -> int:
                 r = client.put(f"/fhir/Patient/{rid}", content=body, headers=HEADERS)
                 assert r.status_code == 200, r.text
 
+            def read(i: int) -> None:
+                r = client.get(f"/fhir/Patient/{ids[i % len(ids)]}", headers=HEADERS)
+                assert r.status_code == 200, r.text
+
             def transaction(_i: int) -> None:
                 r = client.post("/fhir", content=transaction_bundle(), headers=HEADERS)
                 assert r.status_code == 200, r.text
 
             table: dict[str, Callable[[int], None]] = {
                 "create": create,
+                "read": read,
                 "update": update,
                 "transaction": transaction,
             }

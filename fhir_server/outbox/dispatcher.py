@@ -96,6 +96,7 @@ class DispatchResult:
     rejected: dict[int, str] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # "leased" | "backing-off" | "idle"
+    fetched: int = 0  # pending events this run read (at most the batch size)
 
 
 class Dispatcher:
@@ -168,6 +169,7 @@ class Dispatcher:
             result.skipped = why
             return result
         events = self.pending()
+        result.fetched = len(events)
         if not events:
             with self.engine.begin() as conn:
                 self._release(conn)
@@ -276,14 +278,21 @@ class Dispatcher:
             self._failed(missing, error or "the receiver did not acknowledge every event")
 
     def drain(self, max_rounds: int = 1000) -> DispatchResult:
-        """Run until idle, backing off or refused; the merged result."""
+        """Run until the backlog is worked off (a run read less than a full batch), backing off
+        or refused; the merged result.  Events committed meanwhile wait for the next drain: under
+        a steady stream of commits (one event each) a drain that ran until the table was empty
+        would never end, one pass per event on the request path's cores, defeating the pump's
+        coalescing."""
         total = DispatchResult(self.consumer)
         for _ in range(max_rounds):
             r = self.run_once()
             total.delivered += r.delivered
             total.rejected.update(r.rejected)
+            total.fetched += r.fetched
             if r.error or r.skipped:
                 total.error, total.skipped = r.error, r.skipped
+                break
+            if r.fetched < self.batch_size:
                 break
         return total
 

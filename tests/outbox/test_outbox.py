@@ -84,6 +84,30 @@ def test_normal_sync_in_order(db: SqlDatabase) -> None:
     assert len(set(ids)) == 3
 
 
+def test_drain_works_off_the_backlog_and_leaves_later_commits_to_the_next(
+    db: SqlDatabase,
+) -> None:
+    """A drain takes full batches until one comes back short; what commits while it runs (a busy
+    server: an event per create) waits for the next drain instead of keeping this one going."""
+    repo = _repo(db)
+    for _ in range(5):
+        repo.create("Patient", {"resourceType": "Patient"})
+    recv = Receiver()
+
+    def busy(events: Sequence[OutboxEvent]) -> Mapping[int, str | None]:
+        repo.create("Patient", {"resourceType": "Patient"})  # a commit during the delivery
+        return recv(events)
+
+    dispatcher = Dispatcher(db.engine, "platform", busy, batch_size=2)
+    first = dispatcher.drain()
+    # 5 pending; each delivery commits one more: batches 2, 2, 2, 2, then 1 (short: the drain
+    # ends, though the stream goes on) — before, it ran until the table stayed empty
+    assert [len(first.delivered), recv.calls, first.fetched] == [9, 5, 9]
+    assert len(dispatcher.pending()) == 1  # committed by the last batch's delivery
+    assert len(Dispatcher(db.engine, "platform", recv).drain().delivered) == 1
+    assert outbox_status(db.engine) == {"platform": {"delivered": 10}}
+
+
 def test_rolled_back_change_is_never_sent(db: SqlDatabase) -> None:
     repo = _repo(db)
     with pytest.raises(RuntimeError), repo.transaction() as tx:

@@ -379,3 +379,16 @@ def test_bounded_walk_pages_equal_the_semi_join(
     # 7 candidates (obs00-06) hold no match of the first page → the semi-join; after obs09 only
     # 6 candidates remain: the run holds them all. 12 candidates (obs00-11) hold the first page
     assert used == ([False, True] if bound == 7 else [True, True])
+
+
+def test_explain_shows_the_bounded_walk_it_tries_first(
+    db: SqlDatabase, registry: SearchRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "CLAUSE_PROBE_WINDOW", 5)
+    monkeypatch.setattr(search_module, "CHAIN_WALK_LEAST", 1)
+    monkeypatch.setattr(search_module, "BOUNDED_WALK_CANDIDATES", 7)
+    text = "\n".join(explain_at_scale(db, registry, "Observation", HARBOUR))
+    if db.dialect == "sqlite":  # candidates by the primary key, up to the edge
+        assert "sqlite_autoindex_resource_1" in text and "CORRELATED" in text
+        return
+    assert "ROW(" in text and "'obs06'" in text  # the 7th candidate bounds the key scan

@@ -312,7 +312,8 @@ def run_search(
         return result
     request, tentative = plan_walks(conn, request)  # the page only: counts keep the semi-join
     if request.explain:
-        result.plan = explain_plan(conn, dialect, page_query(dialect, request, cursor, count + 1))
+        query = explained_query(conn, dialect, request, tentative, cursor, count + 1)
+        result.plan = explain_plan(conn, dialect, query)
         return result
     near = (
         near_page(conn, request, filtered_select, cursor, count + 1, source(request))
@@ -471,18 +472,17 @@ def _common(
     return "try" if clause.path and bound is not None else "join"
 
 
-def bounded_walk_page(
+def bounded_walk_query(
     conn: Connection,
     dialect: str,
     request: SearchRequest,
     cursor: Cursor | None,
     limit: int,
     candidates: int | None = None,
-) -> list[Any] | None:
-    """The page of a (walked) request found among at most `candidates` (default
-    `BOUNDED_WALK_CANDIDATES`) live resources of its types after the cursor, in key order — or
-    None when that run holds fewer than `limit` matches and more candidates follow it. A full
-    page there is the page: every later match sorts after the run's last candidate."""
+) -> tuple[Select[Any], bool]:
+    """The page query of a (walked) request over at most `candidates` (default
+    `BOUNDED_WALK_CANDIDATES`) live resources of its types after the cursor, in key order, and
+    whether more candidates follow that run (the edge: the run's last candidate)."""
     n = BOUNDED_WALK_CANDIDATES if candidates is None else candidates
     r = resource.alias()
     keys = [(r.c.res_type, False), (r.c.res_id, False)]
@@ -495,14 +495,31 @@ def bounded_walk_page(
         last_candidate.order_by(r.c.res_type, r.c.res_id).offset(n - 1).limit(1)
     ).first()
     query = _page_query(dialect, request, cursor, limit)
-    if edge is not None:  # candidates up to and including the edge
-        inner = query.selected_columns
-        # a row comparison: the primary-key scan stops at the edge (an index condition)
-        query = query.where(
-            tuple_(inner.res_type, inner.res_id) <= tuple_(edge.res_type, edge.res_id)
-        )
+    if edge is None:
+        return query, False
+    inner = query.selected_columns
+    # a row comparison: the primary-key scan stops at the edge (an index condition)
+    bounded = query.where(
+        tuple_(inner.res_type, inner.res_id) <= tuple_(edge.res_type, edge.res_id)
+    )
+    return bounded, True
+
+
+def bounded_walk_page(
+    conn: Connection,
+    dialect: str,
+    request: SearchRequest,
+    cursor: Cursor | None,
+    limit: int,
+    candidates: int | None = None,
+) -> list[Any] | None:
+    """The page of a (walked) request found among a bounded run of candidates
+    (bounded_walk_query) — or None when that run holds fewer than `limit` matches and more
+    candidates follow it. A full page there is the page: every later match sorts after the
+    run's last candidate."""
+    query, more = bounded_walk_query(conn, dialect, request, cursor, limit, candidates)
     rows = list(conn.execute(query))
-    return rows if len(rows) >= limit or edge is None else None
+    return rows if len(rows) >= limit or not more else None
 
 
 def walkable(request: SearchRequest, clause: Clause) -> bool:
@@ -543,9 +560,26 @@ def explain_search(
     """The database plan of the first page of a parsed search (`analyze`: PostgreSQL runs it and
     reports timings and buffers) — for `_explain` and the benchmark."""
     resolve_concepts(conn, request, None)
-    request = walk_common_has(conn, request)
+    request, tentative = plan_walks(conn, request)
     count = request.count if request.count is not None else 20
-    return explain_plan(conn, dialect, page_query(dialect, request, None, count + 1), analyze)
+    query = explained_query(conn, dialect, request, tentative, None, count + 1)
+    return explain_plan(conn, dialect, query, analyze)
+
+
+def explained_query(
+    conn: Connection,
+    dialect: str,
+    request: SearchRequest,
+    tentative: SearchRequest | None,
+    cursor: Cursor | None,
+    limit: int,
+) -> Select[Any]:
+    """The query a page's plan shows: the bounded walk run_search tries first when there is one
+    (its semi-join fallback runs only when that run holds no full page), else `page_query`."""
+    near = near_query(request, filtered_select, source(request)) if _by_distance(request) else None
+    if tentative is not None and near is None:
+        return bounded_walk_query(conn, dialect, tentative, cursor, limit)[0]
+    return page_query(dialect, request, cursor, limit)
 
 
 def _page_query(
