@@ -24,6 +24,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Engine
 
 from ..core.clock import Clock, SystemClock
+from ..storage.sql.dialects import without_flush_wait
 from .lease import Lease, utc
 from .tables import outbox_consumer, outbox_delivery, outbox_event
 
@@ -172,6 +173,7 @@ class Dispatcher:
         result.fetched = len(events)
         if not events:
             with self.engine.begin() as conn:
+                without_flush_wait(conn)
                 self._release(conn)
             result.skipped = "idle"
             return result
@@ -204,6 +206,7 @@ class Dispatcher:
             self.engine.connect() as conn,
             conn.execution_options(sqlite_begin="IMMEDIATE").begin(),
         ):
+            without_flush_wait(conn)  # bookkeeping: lost in a crash, the events go out again
             yield conn
 
     def _failed(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.engine import Engine
 
 from ..core.clock import Clock, SystemClock
-from ..storage.sql.dialects import insert_ignoring_conflict
+from ..storage.sql.dialects import insert_ignoring_conflict, without_flush_wait
 from .tables import outbox_consumer
 
 
@@ -59,6 +59,7 @@ class Lease:
         if honour_backoff:
             conds.append(or_(c.c.retry_at.is_(None), c.c.retry_at <= now))
         with self.engine.begin() as conn:
+            without_flush_wait(conn)
             conn.execute(
                 insert_ignoring_conflict(self._dialect, c).values(name=self.name, failures=0)
             )
@@ -88,4 +89,5 @@ class Lease:
             conn.execute(stmt)
             return
         with self.engine.begin() as own:
+            without_flush_wait(own)
             own.execute(stmt)

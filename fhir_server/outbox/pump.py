@@ -3,17 +3,17 @@ subscription fan-out, heartbeats, bulk jobs …) after every commit that recorde
 `OutboxWriter.committed`) and at least every `interval` seconds (the polling safety net: events of
 a process that died after commit are picked up by the next pass of any process).
 
-Wakes are coalesced: woken rounds start at most every `coalesce` seconds, so a burst of commits
-(every create of a busy server records an event) is handled by one pass over many events instead
-of one pass — several statements, the GIL and a connection — per commit on the request path's
-back.  An event waits at most `coalesce` seconds longer; nothing is missed (a wake during a round
-runs another)."""
+Wakes are coalesced: a woken round starts `coalesce` seconds after the previous one ended, so a
+burst of commits (every create of a busy server records an event) is handled by one pass over many
+events instead of one pass — several statements, the GIL and a connection — per commit on the
+request path's back (pausing from the end, not the start: rounds slowed by a busy disk would
+otherwise run back to back).  An event waits at most `coalesce` seconds and a round longer;
+nothing is missed (a wake during a round runs another)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,12 +50,9 @@ class OutboxPump:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            started = time.monotonic()
             self.run_rounds()
             if self._wake.wait(self.interval):  # woken: gather the commits of the next moment
-                rest = self.coalesce - (time.monotonic() - started)
-                if rest > 0:
-                    self._stop.wait(rest)
+                self._stop.wait(self.coalesce)
 
     def start(self) -> None:
         if self._thread is None:

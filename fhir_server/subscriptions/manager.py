@@ -105,6 +105,13 @@ class SubscriptionManager:
             if not cursor:
                 return out
 
+    def _any_subscription(self, statuses: Sequence[str]) -> bool:
+        """Whether some Subscription has one of `statuses` (one page of one entry)."""
+        page = self.repo.search(
+            ["Subscription"], [("status", ",".join(statuses)), ("_count", "1")], page_size=1
+        )
+        return bool(page.matches)
+
     def subscriber(self, info: SubscriptionInfo) -> FhirRepository:
         """A repository acting as the subscriber (the server's own when none is recorded)."""
         claims = self.store.owner(info.id)
@@ -375,7 +382,10 @@ class SubscriptionManager:
     def run_once(self) -> str:
         """One pass of every round (the pump calls this); a one-line summary."""
         parts: list[str] = []
-        if self._lease.acquire(honour_backoff=False) is None:
+        # No Subscription that could expire, handshake or beat: no lease taken (a lease is two
+        # writes; a round runs after every burst of commits)
+        live = self._any_subscription(("requested", "active", "error"))
+        if live and self._lease.acquire(honour_backoff=False) is None:
             try:
                 parts.append(f"{self.expire(self.components.clock.now())} expired")
                 parts.append(f"{self.handshakes()} handshakes")
@@ -384,7 +394,7 @@ class SubscriptionManager:
         fanned = self._dispatcher(FANOUT_CONSUMER, self.fan_out).drain()
         parts.append(f"{len(fanned.delivered)} events fanned out")
         parts.append(f"{sum(self.deliver().values())} notified")
-        if self._lease.acquire(honour_backoff=False) is None:
+        if live and self._lease.acquire(honour_backoff=False) is None:
             try:
                 parts.append(f"{self.heartbeats()} heartbeats")
             finally:

@@ -588,3 +588,25 @@ def test_referral_status_changes_reach_a_referral_subscription(env: Env) -> None
     assert sorted(new_events()) == sorted(
         [f"ServiceRequest/{referral['id']}", f"Task/{task['id']}"]
     )
+
+
+def test_rounds_take_no_lease_while_no_subscription_is_live(env: Env) -> None:
+    """A round runs after every burst of commits: without a Subscription that could expire,
+    handshake or beat, it takes no lease (two writes); once there is one, it does."""
+    from sqlalchemy import create_engine, text
+
+    from fhir_server.subscriptions.manager import ROUNDS_LEASE
+
+    def lease_row() -> Any:
+        engine = create_engine(env.url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT name FROM outbox_consumer WHERE name = :n"), {"n": ROUNDS_LEASE}
+            ).first()
+        engine.dispose()
+        return row
+
+    env.manager.run_once()
+    assert lease_row() is None
+    _active(env, subscription())
+    assert lease_row() is not None

@@ -22,3 +22,14 @@ def upsert(dialect: str, table: Table, keys: Sequence[str], columns: Sequence[st
     return stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
     )
+
+
+def without_flush_wait(conn: Any) -> None:
+    """This transaction's COMMIT does not wait for its WAL to reach the disk (PostgreSQL
+    `SET LOCAL synchronous_commit = off`; SQLite: nothing).  Only for bookkeeping whose loss in
+    a crash merely repeats work — leases (they expire anyway), delivery status (the event is
+    delivered again; receivers deduplicate): the WAL is flushed in order, so a crash can lose
+    only the newest such commits, never one a client was told was written.  A background round
+    commits several of these; waiting for a flush each time cost half the disk of a busy server."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
