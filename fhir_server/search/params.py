@@ -60,7 +60,7 @@ class HasHop:
     guard: ByType | None = None
     #: compile as a correlated check per candidate (PostgreSQL: no semi-join pull-up), so a page
     #: is an ordered walk that stops after `_count` matches; set when the sources are common
-    #: (`storage.sql.search.walk_common_has`)
+    #: (`storage.sql.search.plan_walks`)
     walk: bool = False
 
 
@@ -78,7 +78,7 @@ class Clause:
     inner: AnyOf | None = None
     #: compile the clause's outermost check as correlated per candidate (PostgreSQL: no
     #: semi-join pull-up), so a page is an ordered walk that stops after `_count` matches; set
-    #: for string prefixes and chains whose matches are common (`storage.sql.search.walk_common_has`)
+    #: for string prefixes and chains whose matches are common (`storage.sql.search.plan_walks`)
     walk: bool = False
 
 

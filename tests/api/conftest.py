@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import build_components, create_app
 from fhir_server.settings import Settings
+from fhir_server.storage.sql.store import SqlResourceStore
 
 BASE = "http://testserver/fhir"
 
@@ -28,3 +30,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, components=build_components(settings))
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def bulk_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many records each `write_new_many` call wrote."""
+    calls: list[int] = []
+    original = SqlResourceStore.write_new_many
+
+    def spy(self: SqlResourceStore, records: Any, index_rows: Any) -> Any:
+        calls.append(len(records))
+        return original(self, records, index_rows)
+
+    monkeypatch.setattr(SqlResourceStore, "write_new_many", spy)
+    return calls

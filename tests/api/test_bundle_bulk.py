@@ -21,7 +21,6 @@ from fhir_server.outbox.writer import OutboxConsumer, OutboxWriter
 from fhir_server.services.repository import FhirRepository
 from fhir_server.storage.sql import SqlDatabase
 from fhir_server.storage.sql.bulk_write import _KINDS
-from fhir_server.storage.sql.store import SqlResourceStore
 from fhir_server.storage.sql.tables import resource_history
 from tests.api.conftest import make_settings
 from tests.outbox.harness import outbox_database
@@ -44,20 +43,6 @@ def patient_entry(i: int, **extra: Any) -> dict[str, Any]:
         "resource": {"resourceType": "Patient", "name": [{"family": f"王{i}"}], **extra},
         "request": {"method": "POST", "url": "Patient"},
     }
-
-
-@pytest.fixture
-def bulk_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many records each `write_new_many` call wrote."""
-    calls: list[int] = []
-    original = SqlResourceStore.write_new_many
-
-    def spy(self: SqlResourceStore, records: Any, index_rows: Any) -> Any:
-        calls.append(len(records))
-        return original(self, records, index_rows)
-
-    monkeypatch.setattr(SqlResourceStore, "write_new_many", spy)
-    return calls
 
 
 def index_rows(database_url: str, resource_type: str, rid: str) -> list[tuple[Any, ...]]:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from fhir_server.storage.ports import HistoryQuery
-from fhir_server.storage.sql.store import SqlResourceStore
 from tests.support.access_world import World, make_world
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -19,19 +18,6 @@ FHIR = {"Content-Type": "application/fhir+json"}
 @pytest.fixture
 def world(database_url: str) -> Iterator[World]:
     yield from make_world(database_url)
-
-
-@pytest.fixture
-def bulk_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    original = SqlResourceStore.write_new_many
-
-    def spy(self: SqlResourceStore, records: Any, index_rows: Any) -> Any:
-        calls.append(len(records))
-        return original(self, records, index_rows)
-
-    monkeypatch.setattr(SqlResourceStore, "write_new_many", spy)
-    return calls
 
 
 def _observation_entry(subject: str, text: str) -> dict[str, Any]:

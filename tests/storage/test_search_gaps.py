@@ -16,7 +16,7 @@ from fhir_server.search.params import Clause, HasHop, parse_search
 from fhir_server.search.registry import SearchRegistry, server_registry
 from fhir_server.storage.sql import SqlDatabase
 from fhir_server.storage.sql import search as search_module
-from fhir_server.storage.sql.search import SearchResult, walk_common_has
+from fhir_server.storage.sql.search import SearchResult, plan_walks
 from tests.support.search_db import explain_at_scale, outer_walk, search, write_all
 from tests.support.search_db import write as _write
 
@@ -200,8 +200,8 @@ def test_walk_only_for_common_sources(db: SqlDatabase, registry: SearchRegistry)
     )
     with db.unit_of_work(write=False) as uow:
         # 6 of the 7 Conditions are I10: common at a share of 0.8, not at 0.9 of the window
-        common = walk_common_has(uow.connection, request, window=7, share=0.8)
-        rare = walk_common_has(uow.connection, request, window=7, share=0.9)
+        common = plan_walks(uow.connection, request, window=7, share=0.8)[0]
+        rare = plan_walks(uow.connection, request, window=7, share=0.9)[0]
     hops = [c.path[0] for c in common.clauses if isinstance(c, Clause) and c.path]
     assert hops and all(isinstance(h, HasHop) and h.walk for h in hops)
     assert rare is request

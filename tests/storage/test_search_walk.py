@@ -21,7 +21,7 @@ from fhir_server.search.registry import SearchRegistry, server_registry
 from fhir_server.storage.ports import StoredResource
 from fhir_server.storage.sql import SqlDatabase, search_sql
 from fhir_server.storage.sql import search as search_module
-from fhir_server.storage.sql.search import walk_common_has
+from fhir_server.storage.sql.search import plan_walks
 from fhir_server.storage.sql.search_sql import clause_condition, in_key
 from fhir_server.storage.sql.tables import resource
 from tests.support.search_db import explain_at_scale, outer_walk, search
@@ -253,7 +253,7 @@ def test_walk_only_when_common_and_in_key_order(db: SqlDatabase, registry: Searc
     def walked(rtype: str, query: list[tuple[str, str]], share: float) -> list[bool]:
         request = parse_search(registry, [rtype], query, base_url=BASE)
         with db.unit_of_work(write=False) as uow:
-            out = walk_common_has(uow.connection, request, window=10, clause_share=share, least=0)
+            out = plan_walks(uow.connection, request, window=10, clause_share=share, least=0)[0]
         return [c.walk for c in out.clauses if isinstance(c, Clause)]
 
     # the first 10 Patients: 6 named wang (p00 p02 p03 p04 p06 p08)
@@ -301,7 +301,7 @@ HARBOUR = [("subject:Patient.organization.name", "harbour")]  # obs08 … obs11 
 def _walked(db: SqlDatabase, registry: SearchRegistry, query: list[tuple[str, str]]) -> Any:
     request = parse_search(registry, ["Observation"], query, base_url=BASE)
     with db.unit_of_work(write=False) as uow:
-        return walk_common_has(uow.connection, request, clause_share=0.0)
+        return plan_walks(uow.connection, request, clause_share=0.0)[0]
 
 
 @pytest.mark.parametrize(

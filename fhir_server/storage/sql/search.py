@@ -80,7 +80,7 @@ from .tables import resource
 MAX_INCLUDE_DEPTH = 4
 #: `_has` sources, string prefixes and chains at least this common (share of a sample of
 #: `HAS_PROBE_WINDOW` references or candidates): the page walks candidates in order
-#: (walk_common_has)
+#: (plan_walks)
 HAS_PROBE_WINDOW = 400
 HAS_WALK_SHARE = 0.05
 #: string prefixes and chains: walked when at least `CLAUSE_WALK_LEAST` index rows match (fewer:
@@ -377,19 +377,6 @@ def page_query(
     if _plain(request) and search_sort.applies(request):
         return search_sort.valued_query(dialect, request, filtered_select, cursor, limit)
     return _page_query(dialect, request, cursor, limit)
-
-
-def walk_common_has(
-    conn: Connection,
-    request: SearchRequest,
-    window: int | None = None,
-    share: float | None = None,
-    *,
-    clause_share: float | None = None,
-    least: int | None = None,
-) -> SearchRequest:
-    """The request with its common clauses walked (plan_walks without the tentative walk)."""
-    return plan_walks(conn, request, window, share, clause_share=clause_share, least=least)[0]
 
 
 def plan_walks(
