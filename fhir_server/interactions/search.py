@@ -29,7 +29,11 @@ def strict_handling(req: FhirRequest) -> bool:
 def handle_search(repo: FhirRepository, req: FhirRequest, route: Route) -> FhirResponse:
     types: list[str] | None
     compartment = None
-    query = [(k, v) for k, v in req.query if k not in _PRESENTATION]
+    # `_summary=count` changes the search itself (a count, no page); the other presentation
+    # parameters only shape the entries
+    query = [
+        (k, v) for k, v in req.query if k not in _PRESENTATION or (k, v) == ("_summary", "count")
+    ]
     if route.interaction == "search-compartment":
         assert route.resource_type and route.id and route.compartment_type
         types, compartment = _compartment(repo, route)
@@ -82,8 +86,11 @@ def _link(base: str, path: str, params: list[tuple[str, str]]) -> str:
 
 def _bundle(repo: FhirRepository, req: FhirRequest, path: str, result: Any) -> dict[str, Any]:
     base = repo.ctx.base_url
-    kept = [(k, v) for k, v in req.query if k in ("_summary", "_elements")]
-    params = [*result.self_link_params, *kept]
+    applied = list(result.self_link_params)
+    kept = [
+        (k, v) for k, v in req.query if k in ("_summary", "_elements") and (k, v) not in applied
+    ]
+    params = [*applied, *kept]
     if path == "" and req.params("_type"):
         params = [("_type", ",".join(req.params("_type"))), *params]
     links = [{"relation": "self", "url": _link(base, path, params)}]

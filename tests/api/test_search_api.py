@@ -163,6 +163,11 @@ def test_include_revinclude_and_summary_count(client: TestClient) -> None:
     assert sorted(_ids(rev, "include")) == ["bp0", "bp1", "bp2", "bp3", "bp4"]
     count = client.get("/fhir/Observation", params={"_summary": "count"}).json()
     assert count["total"] == 6 and "entry" not in count
+    # more matches than a page: still the count of all, and no next page to follow
+    paged = client.get("/fhir/Observation", params={"_summary": "count", "_count": "2"}).json()
+    assert paged["total"] == 6 and "entry" not in paged
+    assert [link["relation"] for link in paged["link"]] == ["self"]
+    assert paged["link"][0]["url"].count("_summary=count") == 1
 
 
 def test_system_search_and_compartment(client: TestClient) -> None:
