@@ -2,9 +2,10 @@
 bulk path of the load, for what the story does not need a workflow for (the network, the
 residents and their records, the services delivered, the satisfaction answers).
 
-Resources are written in transactions of `BATCH`, each with `update` (update-as-create under its
-fixed id): write rules and the search index apply as to any client write.  Two things are cheaper
-than a client write:
+Resources are written in transactions of `BATCH`, each as an update-as-create under its fixed
+id (`FhirRepository.put_new_many`: at once; one by one with `update` when one of them was
+deleted since): write rules and the search index apply as to any client write.  Two things are
+cheaper than a client write:
 
 - which resources are stored already is asked once per type and batch (`<Type>?_id=a,b,…`), not
   read one by one (a resource deleted since is written again);
@@ -75,8 +76,13 @@ def store_absent(
                 repo.components, validator=GeneratedResources(repo.components.validator, keys)
             )
             with FhirRepository(repo.ctx, trusted).transaction() as tx:
-                for resource in todo:
-                    tx.update(resource["resourceType"], resource["id"], resource)
+                try:  # the check for existing rows comes before any write: on a 409 nothing
+                    tx.put_new_many(todo)  # was written and the transaction goes on
+                except E.FhirError as exc:  # one was deleted since (it has a row): one by one
+                    if exc.status != 409:
+                        raise
+                    for resource in todo:
+                        tx.update(resource["resourceType"], resource["id"], resource)
             written += len(todo)
         advance(len(pending))
         pending.clear()

@@ -169,3 +169,27 @@ def test_system_search_accepts_common_parameters_only(registry: SearchRegistry) 
         registry, [], [("_id", "1"), ("_lastUpdated", "gt2020"), ("gender", "male")]
     )
     assert [c.name for c in request.clauses] == ["_id", "_lastUpdated"]
+
+
+def test_no_guide_search_parameter_shadows_a_standard_one() -> None:
+    """A guide SearchParameter whose code an R4 one already has on the same type would replace it
+    (the guide's `family` of Patient once did, and `Patient?family=` stopped finding names)."""
+    from fhir_server.search.registry import guide_parameters, load_r4_parameters
+
+    standard = {(base, p.code) for p in load_r4_parameters() for base in p.base}
+    clashes = [
+        (base, p.code, p.url)
+        for p in guide_parameters()
+        for base in p.base
+        if (base, p.code) in standard
+    ]
+    assert clashes == []
+
+
+def test_patient_family_is_the_human_name_family() -> None:
+    from fhir_server.search.registry import server_registry
+
+    family = server_registry().get("Patient", "family")
+    assert family is not None and family.type == "string" and "family" in family.expression
+    household = server_registry().get("Patient", "household")
+    assert household is not None and household.type == "reference"

@@ -60,11 +60,11 @@ Title: "Patient?division="
 Usage: #definition
 * insert SearchParam(patient-division, division, Patient, token, [[Patient.address.extension('https://jiayi.health/fhir/StructureDefinition/division-code').value]], [[The GB/T 2260 division code of any of the resident's addresses, e.g. Patient?division=440113.]])
 
-Instance: patient-family
+Instance: patient-household
 InstanceOf: SearchParameter
-Title: "Patient?family="
+Title: "Patient?household="
 Usage: #definition
-* insert SearchParam(patient-family, family, Patient, reference, [[Patient.extension('https://jiayi.health/fhir/StructureDefinition/family-membership').value]], [[The family Group the resident belongs to (extension family-membership).]])
+* insert SearchParam(patient-household, household, Patient, reference, [[Patient.extension('https://jiayi.health/fhir/StructureDefinition/family-membership').value]], [[The family Group (household) the resident belongs to (extension family-membership). Its code is not `family`: R4's Patient `family` (HumanName.family, a string) keeps its meaning.]])
 * target = #Group
 
 Instance: organization-division
