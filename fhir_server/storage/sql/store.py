@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.sql import Select
 
 from ..ports import HistoryQuery, StoredResource, VersionConflict
@@ -63,6 +63,22 @@ class OutboxHook(Protocol):
     def committed(self) -> None: ...
 
 
+#: the current row of one resource (bound parameters `t`, `i`); FOR UPDATE: PostgreSQL's row lock
+#: (SQLite writers are serialised already: BEGIN IMMEDIATE)
+_CURRENT = select(resource).where(
+    resource.c.res_type == bindparam("t"), resource.c.res_id == bindparam("i")
+)
+_CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
+_DELETED = select(resource.c.deleted).where(
+    resource.c.res_type == bindparam("t"), resource.c.res_id == bindparam("i")
+)
+_VERSION = select(resource_history).where(
+    resource_history.c.res_type == bindparam("t"),
+    resource_history.c.res_id == bindparam("i"),
+    resource_history.c.version_id == bindparam("v"),
+)
+
+
 class SqlResourceStore:
     def __init__(
         self,
@@ -84,32 +100,21 @@ class SqlResourceStore:
     def current(
         self, resource_type: str, id: str, for_update: bool = False
     ) -> StoredResource | None:
-        q = select(resource).where(resource.c.res_type == resource_type, resource.c.res_id == id)
-        if (
-            for_update
-        ):  # PostgreSQL row lock; SQLite writers are already serialised (BEGIN IMMEDIATE)
-            q = q.with_for_update()
-        row = self._conn.execute(q).first()
+        # built once (bound parameters): building the expression and its cache key anew was a
+        # fifth of a read's time in Python
+        q = _CURRENT_FOR_UPDATE if for_update else _CURRENT
+        row = self._conn.execute(q, {"t": resource_type, "i": id}).first()
         found = _record(row) if row else None
         if found is not None:
             self._seen[(resource_type, id)] = found
         return found
 
     def exists(self, resource_type: str, id: str) -> bool:
-        row = self._conn.execute(
-            select(resource.c.deleted).where(
-                resource.c.res_type == resource_type, resource.c.res_id == id
-            )
-        ).first()
+        row = self._conn.execute(_DELETED, {"t": resource_type, "i": id}).first()
         return row is not None and not row[0]
 
     def version(self, resource_type: str, id: str, version_id: int) -> StoredResource | None:
-        h = resource_history
-        row = self._conn.execute(
-            select(h).where(
-                h.c.res_type == resource_type, h.c.res_id == id, h.c.version_id == version_id
-            )
-        ).first()
+        row = self._conn.execute(_VERSION, {"t": resource_type, "i": id, "v": version_id}).first()
         return _record(row) if row else None
 
     def list_current(
