@@ -9,8 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_server.app import build_components, create_app
+from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.settings import Settings
 from fhir_server.storage.sql.store import SqlResourceStore
+from fhir_server.validation.pipeline import Validator, build_validator
 
 BASE = "http://testserver/fhir"
 
@@ -44,3 +46,17 @@ def bulk_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(SqlResourceStore, "write_new_many", spy)
     return calls
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    """The full validation pipeline over the R4 definitions, built once per module."""
+    return build_validator(R4Definitions.load())
+
+
+@pytest.fixture
+def vclient(settings: Settings, validator: Validator) -> Iterator[TestClient]:
+    """A client of a server validating with `validator`."""
+    app = create_app(settings, components=build_components(settings, validator=validator))
+    with TestClient(app) as c:
+        yield c

@@ -11,34 +11,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import build_components, create_app
-from fhir_server.conformance.r4 import R4Definitions
-from fhir_server.settings import Settings
-from fhir_server.validation.pipeline import Validator, build_validator
-
 FHIR = {"Content-Type": "application/fhir+json"}
 CS = "https://jiayi.health/fhir/CodeSystem/"
 EXAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "examples"
 PUBLICITY_DAY = "https://jiayi.health/fhir/StructureDefinition/publicity-day"
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    return build_validator(R4Definitions.load())
-
-
-@pytest.fixture
-def vclient(settings: Settings, validator: Validator) -> Iterator[TestClient]:
-    app = create_app(settings, components=build_components(settings, validator=validator))
-    with TestClient(app) as c:
-        yield c
 
 
 def _example(name: str) -> dict[str, Any]:

@@ -9,15 +9,8 @@ listed with the rule they break (`tests/support/r4_package.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import build_components, create_app
-from fhir_server.conformance.r4 import R4Definitions
-from fhir_server.settings import Settings
-from fhir_server.validation.pipeline import Validator, build_validator
 from tests.support.r4_package import KNOWN_INVALID_EXAMPLES, official_examples
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -31,18 +24,6 @@ SAMPLE = (
     "Condition-example.json",
     "MedicationRequest-medrx0301.json",
 )
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    return build_validator(R4Definitions.load())
-
-
-@pytest.fixture
-def vclient(settings: Settings, validator: Validator) -> Iterator[TestClient]:
-    app = create_app(settings, components=build_components(settings, validator=validator))
-    with TestClient(app) as c:
-        yield c
 
 
 def test_sample_through_validate_operation(vclient: TestClient) -> None:

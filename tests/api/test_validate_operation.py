@@ -6,33 +6,15 @@ The app is built with `validation.pipeline.build_validator` (the wiring app.py i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_server.app import build_components, create_app
-from fhir_server.conformance.r4 import R4Definitions
-from fhir_server.settings import Settings
-from fhir_server.validation.pipeline import Validator, build_validator
-
 FHIR = {"Content-Type": "application/fhir+json"}
 BP = "http://hl7.org/fhir/StructureDefinition/bp"
 GOOD_RIC = "11010519491231002X"
 BAD_RIC = "110105194912310021"
-
-
-@pytest.fixture(scope="module")
-def validator() -> Validator:
-    return build_validator(R4Definitions.load())
-
-
-@pytest.fixture
-def vclient(settings: Settings, validator: Validator) -> Iterator[TestClient]:
-    app = create_app(settings, components=build_components(settings, validator=validator))
-    with TestClient(app) as c:
-        yield c
 
 
 def patient(ric: str = GOOD_RIC, **extra: Any) -> dict[str, Any]:
