@@ -720,11 +720,15 @@ class FhirRepository:
                 self._check_stored(uow, "update", record)
             return written
 
-        written = self._write(run) if plain else []
-        return written + [self._put_new(self._stamp(r, 1, now)) for r in ruled]
+        with self.transaction() as tx:  # the bulk write and the ruled updates: all or nothing
+            written = tx._write(run) if plain else []
+            return written + [tx._put_new(r) for r in ruled]
 
     def _put_new(self, content: dict[str, Any]) -> StoredResource:
-        meta = {k: v for k, v in content["meta"].items() if k not in ("versionId", "lastUpdated")}
+        """`update` of a resource that must be new (409 when it exists); server-owned meta
+        elements of `content` (versionId, lastUpdated) are dropped."""
+        given = content.get("meta") or {}
+        meta = {k: v for k, v in given.items() if k not in ("versionId", "lastUpdated")}
         body = {k: v for k, v in content.items() if k != "meta"} | ({"meta": meta} if meta else {})
         result = self.update(content["resourceType"], content["id"], body)
         if not result.created:

@@ -17,7 +17,7 @@ from fhir_server.search.registry import SearchRegistry, server_registry
 from fhir_server.storage.sql import SqlDatabase
 from fhir_server.storage.sql import search as search_module
 from fhir_server.storage.sql.search import SearchResult, plan_walks
-from tests.support.search_db import explain_at_scale, outer_walk, search, write_all
+from tests.support.search_db import assert_ordered_walk, explain_at_scale, search, write_all
 from tests.support.search_db import write as _write
 
 ICD = "http://hl7.org/fhir/sid/icd-10"
@@ -215,16 +215,7 @@ def test_walk_plan_is_ordered_without_sorting_every_match(
     plan = explain_at_scale(
         db, registry, "Patient", [("_has:Condition:subject:code", f"{ICD}|I10")]
     )
-    text = "\n".join(plan)
-    if db.dialect == "sqlite":  # candidates by the primary key, each checked by a correlated
-        # subquery, and no temporary B-tree sorting the matches
-        assert "sqlite_autoindex_resource_1" in plan[0] and "CORRELATED" in text
-        assert "TEMP B-TREE" not in text
-        return
-    # candidates in key order, each checked by the correlated sub-plan: nothing collects or sorts
-    assert "resource_pkey" in plan[1] and "SubPlan" in text
-    outer = outer_walk(plan)
-    assert "Sort" not in text and "HashAggregate" not in outer
+    assert_ordered_walk(db.dialect, plan)
 
 
 @pytest.mark.parametrize("total", ["accurate", "estimate"])

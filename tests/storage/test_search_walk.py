@@ -24,7 +24,7 @@ from fhir_server.storage.sql import search as search_module
 from fhir_server.storage.sql.search import plan_walks
 from fhir_server.storage.sql.search_sql import clause_condition, in_key
 from fhir_server.storage.sql.tables import resource
-from tests.support.search_db import explain_at_scale, outer_walk, search
+from tests.support.search_db import assert_ordered_walk, explain_at_scale, search
 
 LOINC = "http://loinc.org"
 S1, S2 = "http://ex.org/ids/s1", "http://ex.org/ids/s2"
@@ -283,15 +283,7 @@ def test_walk_plan_is_ordered_without_sorting_every_match(
 ) -> None:
     monkeypatch.setattr(search_module, "CLAUSE_WALK_SHARE", 0.0)
     plan = explain_at_scale(db, registry, rtype, query)
-    text = "\n".join(plan)
-    if db.dialect == "sqlite":  # candidates by the primary key, each checked by a correlated
-        # subquery, and no temporary B-tree sorting the matches
-        assert "sqlite_autoindex_resource_1" in plan[0] and "CORRELATED" in text
-        assert "TEMP B-TREE" not in text
-        return
-    assert "resource_pkey" in plan[1] and "SubPlan" in text
-    outer = outer_walk(plan)
-    assert "Sort" not in text and "HashAggregate" not in outer
+    assert_ordered_walk(db.dialect, plan)
 
 
 # -- a chain whose matches cluster in key order: a bounded walk first ------------------------------

@@ -102,3 +102,15 @@ def outer_walk(plan: list[str]) -> str:
             break
         lines.append(line)
     return "\n".join(lines)
+
+
+def assert_ordered_walk(dialect: str, plan: list[str]) -> None:
+    """The plan walks the candidates by the primary key, each checked by a correlated sub-query
+    (SQLite) or sub-plan (PostgreSQL), and nothing collects or sorts every match first."""
+    text = "\n".join(plan)
+    if dialect == "sqlite":  # no temporary B-tree sorting the matches
+        assert "sqlite_autoindex_resource_1" in plan[0] and "CORRELATED" in text
+        assert "TEMP B-TREE" not in text
+        return
+    assert "resource_pkey" in plan[1] and "SubPlan" in text
+    assert "Sort" not in text and "HashAggregate" not in outer_walk(plan)

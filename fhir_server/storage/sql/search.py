@@ -61,7 +61,7 @@ from ...search.registry import SearchRegistry
 from ..ports import StoredResource
 from . import search_sort
 from .search_explain import explain_plan, render_sql
-from .search_near import near_page, near_query
+from .search_near import near_clause, near_page, near_query
 from .search_reindex import sync_registry
 from .search_resolve import ConceptResolver, resolve_concepts
 from .search_sort import sorted_page
@@ -563,8 +563,7 @@ def explained_query(
 ) -> Select[Any]:
     """The query a page's plan shows: the bounded walk run_search tries first when there is one
     (its semi-join fallback runs only when that run holds no full page), else `page_query`."""
-    near = near_query(request, filtered_select, source(request)) if _by_distance(request) else None
-    if tentative is not None and near is None:
+    if tentative is not None and near_clause(request) is None:
         return bounded_walk_query(conn, dialect, tentative, cursor, limit)[0]
     return page_query(dialect, request, cursor, limit)
 
