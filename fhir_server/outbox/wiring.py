@@ -37,7 +37,7 @@ HEALTH_RECORD = "health-record"
 
 
 def outbox_consumers(settings: Any) -> list[OutboxConsumer]:
-    consumers = [OutboxConsumer(SUBSCRIPTIONS, needs_topic=True)]
+    consumers = [OutboxConsumer(SUBSCRIPTIONS, needs_topic=True, while_subscribed=True)]
     if getattr(settings, "signing_platform_url", None):
         from adapters.signing_platform.adapter import SigningPlatformAdapter
 

@@ -4,19 +4,65 @@
 inserted (the same hook shape as the search `SearchIndexer`), so the event commits or rolls back
 with the change itself: a crash after commit loses nothing, an uncommitted change is never sent.
 One `outbox_delivery` row per interested consumer is written with it.
+
+The subscription fan-out is a consumer only while a Subscription could take events
+(`LIVE_SUBSCRIPTION_STATUSES`, read in the writing statement's own snapshot): the fan-out gives a
+Subscription the events after its handshake only, so with none requested, active or in error an
+event for it could never reach anybody — and a server without Subscriptions writes no event, wakes
+no dispatcher, for each of its creates.  HAPI and Medplum likewise match writes against the
+subscriptions that exist at the time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 
 from ..storage.ports import StoredResource
+from ..storage.sql.search_tables import search_token
 from ..storage.sql.tables import resource_history
 from .tables import outbox_delivery, outbox_event
+
+#: Subscription statuses that may still take events (a requested or failing one becomes active).
+LIVE_SUBSCRIPTION_STATUSES = ("requested", "active", "error")
+
+_t = search_token
+#: whether some Subscription is live, by the `status` index rows (SubscriptionManager's own test)
+LIVE_SUBSCRIPTION = exists().where(
+    _t.c.res_type == "Subscription",
+    _t.c.param == "status",
+    _t.c.code.in_(LIVE_SUBSCRIPTION_STATUSES),
+)
+#: the same test as SQL text, for `storage.sql.single_write`'s statement
+LIVE_SUBSCRIPTION_SQL = (
+    "EXISTS (SELECT 1 FROM search_token WHERE res_type = 'Subscription' AND param = 'status' "
+    "AND code IN (" + ", ".join(f"'{s}'" for s in LIVE_SUBSCRIPTION_STATUSES) + "))"
+)
+
+
+def live_subscription(conn: Connection) -> bool:
+    return bool(conn.execute(select(LIVE_SUBSCRIPTION)).scalar())
+
+
+def subscription_live(record: StoredResource) -> bool:
+    """Whether `record` is itself a live Subscription."""
+    return (
+        record.resource_type == "Subscription"
+        and not record.deleted
+        and (record.content or {}).get("status") in LIVE_SUBSCRIPTION_STATUSES
+    )
+
+
+class PlannedEvent(NamedTuple):
+    """What a write records: its matched topics, the consumers that take it, and those that take
+    it only while a Subscription is live (`OutboxConsumer.while_subscribed`)."""
+
+    topics: list[str]
+    consumers: list[str]
+    gated: list[str] = []
 
 
 class TopicMatcher(Protocol):
@@ -38,11 +84,13 @@ class TopicMatcher(Protocol):
 class OutboxConsumer:
     """A named receiver of outbox events: an adapter, or the subscription fan-out.
 
-    `resource_types` None means every type; `needs_topic` takes only events that matched a topic."""
+    `resource_types` None means every type; `needs_topic` takes only events that matched a topic;
+    `while_subscribed` only while some Subscription is live (`LIVE_SUBSCRIPTION`)."""
 
     name: str
     resource_types: frozenset[str] | None = None
     needs_topic: bool = False
+    while_subscribed: bool = False
 
     def accepts(self, resource_type: str, topics: Sequence[str]) -> bool:
         if self.needs_topic and not topics:
@@ -89,9 +137,9 @@ class OutboxWriter:
         conn: Connection,
         stored: StoredResource,
         previous: StoredResource | None | object = UNKNOWN,
-    ) -> tuple[list[str], list[str]] | None:
-        """The event a write records: (matched topics, consumer names), or None when nobody
-        wants it.  `previous`: the version before `stored` when the caller has it (None: there
+    ) -> PlannedEvent | None:
+        """The event a write records (topics, consumer names, gated consumer names), or None
+        when nobody wants it.  `previous`: the version before `stored` when the caller has it (None: there
         is none); `UNKNOWN` (the default) reads it from the history when a topic needs it."""
         rtype = stored.resource_type
         topics: list[str] = []
@@ -106,15 +154,25 @@ class OutboxWriter:
             interaction = interaction_of(stored, before is None or before.deleted)
             old = before.content if before is not None and not before.deleted else None
             topics = self._topics.match(rtype, interaction, old, stored.content)
-        wanted = [c.name for c in self.consumers if c.accepts(rtype, topics)]
-        return (topics, wanted) if wanted else None
+        accepting = [c for c in self.consumers if c.accepts(rtype, topics)]
+        if not accepting:
+            return None
+        return PlannedEvent(
+            topics,
+            [c.name for c in accepting if not c.while_subscribed],
+            [c.name for c in accepting if c.while_subscribed],
+        )
 
     def record(self, conn: Connection, dialect: str, stored: StoredResource) -> int | None:
         """Insert the event and its delivery rows; returns the event seq (None: nobody wants it)."""
         planned = self.plan(conn, stored)
         if planned is None:
             return None
-        topics, wanted = planned
+        topics, wanted, gated = planned
+        if gated and live_subscription(conn):
+            wanted = [*wanted, *gated]
+        if not wanted:
+            return None
         rtype = stored.resource_type
         seq = conn.execute(
             outbox_event.insert()
@@ -140,11 +198,19 @@ class OutboxWriter:
         event and delivery rows, in two statements; returns how many events were recorded."""
         events: list[dict[str, Any]] = []
         consumers: list[list[str]] = []
+        live: bool | None = None  # asked once, when a write has a gated consumer
         for record in stored:
             planned = self.plan(conn, record)
             if planned is None:
                 continue
-            topics, wanted = planned
+            topics, wanted, gated = planned
+            if gated:
+                if live is None:
+                    live = live_subscription(conn)
+                if live:
+                    wanted = [*wanted, *gated]
+            if not wanted:
+                continue
             rtype = record.resource_type
             events.append(
                 {

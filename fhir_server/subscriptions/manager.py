@@ -32,6 +32,7 @@ from ..core import errors as E
 from ..core.fhirdate import parse_period
 from ..outbox.dispatcher import Backoff, Dispatcher, OutboxEvent, PartialDelivery
 from ..outbox.lease import Lease
+from ..outbox.writer import LIVE_SUBSCRIPTION_STATUSES
 from ..services.access import CONSENT_EXEMPT, recipient_request
 from ..services.audit import CLIENT_ID_SYSTEM, disclosure_record
 from ..services.consent import ConsentEvaluator, ConsentRequest
@@ -384,7 +385,7 @@ class SubscriptionManager:
         parts: list[str] = []
         # No Subscription that could expire, handshake or beat: no lease taken (a lease is two
         # writes; a round runs after every burst of commits)
-        live = self._any_subscription(("requested", "active", "error"))
+        live = self._any_subscription(LIVE_SUBSCRIPTION_STATUSES)
         if live and self._lease.acquire(honour_backoff=False) is None:
             try:
                 parts.append(f"{self.expire(self.components.clock.now())} expired")

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from fhir_server.app import build_components
 from fhir_server.outbox.dispatcher import Backoff, Dispatcher, OutboxEvent, outbox_status
+from fhir_server.outbox.tables import outbox_event
 from fhir_server.outbox.writer import OutboxConsumer, OutboxWriter
 from fhir_server.services.context import RequestContext
 from fhir_server.services.repository import FhirRepository
@@ -106,6 +108,70 @@ def test_drain_works_off_the_backlog_and_leaves_later_commits_to_the_next(
     assert len(dispatcher.pending()) == 1  # committed by the last batch's delivery
     assert len(Dispatcher(db.engine, "platform", recv).drain().delivered) == 1
     assert outbox_status(db.engine) == {"platform": {"delivered": 10}}
+
+
+def _subscription(status: str) -> dict[str, object]:
+    return {
+        "resourceType": "Subscription",
+        "status": status,
+        "reason": "test",
+        "criteria": "Patient?",
+        "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook"},
+    }
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["one-by-one", "bulk"])
+def test_gated_consumer_takes_events_only_while_a_subscription_is_live(
+    database_url: str, bulk: bool
+) -> None:
+    """A `while_subscribed` consumer (the subscription fan-out) gets delivery rows only while some
+    Subscription is requested, active or in error; with no other consumer no event is written at
+    all (nothing to wake, nothing to settle), whether the write is a single create or a bulk load.
+    A Subscription's own write counts by its status after the write."""
+    writer = OutboxWriter(
+        [
+            OutboxConsumer("platform", frozenset({"Contract"})),
+            OutboxConsumer("fanout", while_subscribed=True),
+        ]
+    )
+    db = outbox_database(database_url, writer)
+    try:
+        repo = _repo(db)
+        n = iter(range(100))
+
+        def write_patient() -> None:
+            if bulk:
+                repo.put_new_many([{"resourceType": "Patient", "id": f"p{next(n)}"}])
+            else:
+                repo.create("Patient", {"resourceType": "Patient"})
+
+        def fanout_rows() -> int:
+            return outbox_status(db.engine).get("fanout", {}).get("pending", 0)
+
+        def events() -> int:
+            with db.engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(outbox_event)).scalar())
+
+        write_patient()
+        assert events() == 0 and fanout_rows() == 0  # nobody listens: no event
+        sub = repo.create("Subscription", _subscription("requested")).record
+        assert fanout_rows() == 1  # the Subscription's own write, now that one is live
+        write_patient()
+        assert fanout_rows() == 2
+        repo.update("Subscription", sub.id, {**_subscription("off"), "id": sub.id})
+        before = events()
+        write_patient()
+        assert events() == before and fanout_rows() == 2
+        repo.update("Subscription", sub.id, {**_subscription("error"), "id": sub.id})
+        write_patient()
+        assert fanout_rows() == 4  # the update to error, then the Patient
+        # an always-on consumer still gets its event while the gated one is shut out
+        repo.delete("Subscription", sub.id)
+        repo.create("Contract", {"resourceType": "Contract", "status": "executed"})
+        assert outbox_status(db.engine)["platform"] == {"pending": 1}
+        assert fanout_rows() == 4  # the deletion left no live Subscription (on either database)
+    finally:
+        db.dispose()
 
 
 def test_rolled_back_change_is_never_sent(db: SqlDatabase) -> None:

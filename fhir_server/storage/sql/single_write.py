@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, BigInteger, Column, Connection, Float, Integer
 
+from ...outbox.writer import LIVE_SUBSCRIPTION_SQL, subscription_live
 from ..ports import StoredResource
 from .bulk_write import _KINDS
 from .search_tables import RESOURCE_TABLES, search_contained
@@ -101,12 +102,20 @@ _HISTORY = (
     "deleted, content) SELECT %(res_type)s, %(res_id)s, %(version_id)s, %(last_updated)s, "
     "%(method)s, %(deleted)s, %(content)s::jsonb FROM r RETURNING seq)"
 )
+#: the event, its consumers' delivery rows and those of the gated consumers while a Subscription
+#: is live (`outbox.writer.LIVE_SUBSCRIPTION_SQL`) after this write: the statement's snapshot
+#: holds the index rows of before it, so a Subscription being written counts by its new status
+#: (`self_live`) instead; no event when nobody takes it
 _EVENT = (
+    "g AS (SELECT cardinality(%(consumers)s::text[]) > 0 AS always, "
+    f"cardinality(%(gated)s::text[]) > 0 AND (%(self_live)s OR {LIVE_SUBSCRIPTION_SQL[:-1]} "
+    "AND NOT (%(res_type)s = 'Subscription' AND res_id = %(res_id)s))) AS live)",
     "e AS (INSERT INTO outbox_event (res_type, res_id, version_id, history_seq, method, "
     "occurred_at, topics) SELECT %(res_type)s, %(res_id)s, %(version_id)s, h.seq, %(method)s, "
-    "%(last_updated)s, %(topics)s::jsonb FROM h RETURNING seq)",
+    "%(last_updated)s, %(topics)s::jsonb FROM h, g WHERE g.always OR g.live RETURNING seq)",
     "o AS (INSERT INTO outbox_delivery (consumer, event_seq, status, attempts) "
-    "SELECT name, e.seq, 'pending', 0 FROM e, unnest(%(consumers)s::text[]) AS name)",
+    "SELECT name, e.seq, 'pending', 0 FROM e, g, unnest(%(consumers)s::text[] || "
+    "CASE WHEN g.live THEN %(gated)s::text[] ELSE '{}'::text[] END) AS name)",
 )
 
 
@@ -157,12 +166,12 @@ def write_at_once(
     previous_version: int,
     rows: IndexTableRows | None,
     index: bool,
-    event: tuple[Sequence[str], Sequence[str]] | None,
+    event: tuple[Sequence[str], Sequence[str], Sequence[str]] | None,
     old_contained: bool = True,
 ) -> tuple[int, int | None] | None:
     """Store `record` (version `previous_version` + 1; 0: a new resource) with its index rows
     (`index`: replace the resource's rows; `rows` None: none) and its outbox event (`event`:
-    (topics, consumer names); None: no event).  Returns (history seq, event seq or None), or
+    (topics, consumer names, names of consumers gated on a live Subscription); None: no event).  Returns (history seq, event seq or None), or
     None when the row was not written (exists already / changed concurrently).
     `old_contained` False: the previous version had no contained resources (fewer DELETEs)."""
     params: dict[str, Any] = {
@@ -182,6 +191,8 @@ def write_at_once(
     if event is not None:
         params["topics"] = _json(list(event[0]))
         params["consumers"] = list(event[1])
+        params["gated"] = list(event[2])
+        params["self_live"] = subscription_live(record)
     sql = statement(previous_version != 0, index, kinds, event is not None, old_contained)
     found = conn.exec_driver_sql(sql, params).first()
     if found is None:
