@@ -60,7 +60,8 @@ def valued_query(
         s,
         and_(s.c.res_type == resource.c.res_type, s.c.res_id == resource.c.res_id),
     )
-    q = q.where(s.c.res_type == rtype, s.c.param == key.code)
+    # IS NOT NULL: the condition of the column's partial index (migration 0013)
+    q = q.where(s.c.res_type == rtype, s.c.param == key.code, value.is_not(None))
     if cursor is not None:
         after, _t, after_id = cursor.key
         beyond = value < after if key.descending else value > after
@@ -80,7 +81,7 @@ def sorted_page(
     """The page's rows (with `sort_0`), or None when this path does not apply."""
     if not applies(request):
         return None
-    key, _column, missing = _parts(request)
+    key, column, missing = _parts(request)
     r_id = collate_c(resource.c.res_id, dialect)
     rows: list[Any] = []
     in_missing = cursor is not None and cursor.key[0] == missing
@@ -92,6 +93,7 @@ def sorted_page(
                 search_sort.c.res_type == resource.c.res_type,
                 search_sort.c.res_id == resource.c.res_id,
                 search_sort.c.param == key.code,
+                search_sort.c[column].is_not(None),
             )
         )
         q = filtered_select(request, [*resource.c, literal(missing).label("sort_0")]).where(

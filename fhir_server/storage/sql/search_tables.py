@@ -10,7 +10,7 @@ milliseconds (inclusive [low, high]) so both databases compare plain integers.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text, text
 
 from .tables import JsonDocument, Key, metadata
 
@@ -128,6 +128,7 @@ search_text = Table(
 
 #: One row per (resource, sortable parameter with a value): the lowest and highest sort value,
 #: numeric (dates as epoch ms, numbers, quantities) or textual, so `_sort` reads an index in order.
+#: A resource has a value for the sort when its row's column is not NULL (`search_sort`).
 search_sort = Table(
     "search_sort",
     metadata,
@@ -136,8 +137,17 @@ search_sort = Table(
     Column("num_hi", Float(precision=53), nullable=True),
     Column("str_lo", CString, nullable=True),
     Column("str_hi", CString, nullable=True),
+    # partial (migration 0013): a row is numeric or textual, so each index skips the other half
     *(
-        Index(f"ix_search_sort_{c}", "res_type", "param", c, "res_id")
+        Index(
+            f"ix_search_sort_{c}",
+            "res_type",
+            "param",
+            c,
+            "res_id",
+            postgresql_where=text(f"{c} IS NOT NULL"),
+            sqlite_where=text(f"{c} IS NOT NULL"),
+        )
         for c in ("num_lo", "num_hi", "str_lo", "str_hi")
     ),
     Index("ix_search_sort_res", "res_type", "res_id"),
