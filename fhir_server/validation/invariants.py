@@ -72,6 +72,47 @@ Evaluator = Callable[[Any, Mapping[str, Any]], list[Any]]
 # `a.b.empty() or …` / `a.b.exists() implies …` hold when the value has no `a` at all: a sound
 # shortcut that skips the (slow, pure-Python) FHIRPath engine for most elements.
 _GUARD = re.compile(r"^([A-Za-z]+)(?:\.[A-Za-z]+)*\.(?:empty\(\) or |exists\(\) implies )")
+# `a.b.empty()` and `a.c.d.empty() and …` (every term under the same `a`): true without `a`
+# (dom-2, dom-4, dom-5 on every resource without contained resources)
+_EMPTIES = re.compile(
+    r"^([A-Za-z]+)(?:\.[A-Za-z]+)+\.empty\(\)(?: and \1(?:\.[A-Za-z]+)+\.empty\(\))*$"
+)
+
+
+def _present(value: dict[str, Any], name: str) -> bool:
+    return value.get(name) is not None or f"_{name}" in value
+
+
+def _dom_6(value: dict[str, Any]) -> bool | None:
+    """`text.div.exists()`: true with a narrative div, false with no `text` at all."""
+    text = value.get("text")
+    if isinstance(text, dict) and isinstance(text.get("div"), str):
+        return True
+    return False if "text" not in value and "_text" not in value else None
+
+
+def _cpt_2(value: dict[str, Any]) -> bool | None:
+    """`value.empty() or system.exists()`: true without a value or with a system."""
+    return True if not _present(value, "value") or _present(value, "system") else None
+
+
+def _ref_1(value: dict[str, Any]) -> bool | None:
+    """`reference.startsWith('#').not() or (… in %rootResource.contained.id)`: true (or empty,
+    which holds too) without a reference or with one that is not local."""
+    reference = value.get("reference")
+    if "_reference" in value:
+        return None
+    if reference is None or (isinstance(reference, str) and not reference.startswith("#")):
+        return True
+    return None
+
+
+#: Base invariants decided in Python where the answer is plain from the JSON (True holds, False
+#: fails); None leaves the value to the FHIRPath engine.  Each is the published expression's
+#: answer (tests/unit/validation/test_invariant_shortcuts.py compares them with fhirpathpy).
+SHORTCUTS: Mapping[str, Callable[[dict[str, Any]], bool | None]] = MappingProxyType(
+    {"dom-6": _dom_6, "cpt-2": _cpt_2, "ref-1": _ref_1}
+)
 
 
 def _has_value(inputs: list[Any]) -> list[bool]:
@@ -123,6 +164,12 @@ class Invariants:
         level = "error" if severity == "error" else "warning"
         if self._vacuous(fhirpath, value):
             return None
+        shortcut = SHORTCUTS.get(key) if key not in EXPRESSION_OVERRIDES else None
+        decided = shortcut(value) if shortcut is not None and isinstance(value, dict) else None
+        if decided is True:
+            return None
+        if decided is False:
+            return Issue(level, "invariant", f"{key}: {human}", (expression,), f"JY-INV-{key}")
         fn = self.compiled(fhirpath)
         if fn is None:
             why = self.compile_errors.get(fhirpath, "does not compile")
@@ -158,7 +205,10 @@ class Invariants:
             safe = match is not None and " implies " not in rest and " xor " not in rest
             if safe and match is not None and match.group(0).endswith("or "):
                 safe = " implies " not in expression
-            self._guards[expression] = match.group(1) if safe and match is not None else None
+            name = match.group(1) if safe and match is not None else None
+            if name is None and (empties := _EMPTIES.match(expression)) is not None:
+                name = empties.group(1)
+            self._guards[expression] = name
         name = self._guards[expression]
         if name is None or not isinstance(value, dict):
             return False

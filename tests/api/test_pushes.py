@@ -732,10 +732,21 @@ def test_preview(repo: FhirRepository, client: TestClient, tmp_path: Path) -> No
 def test_bulk_writes_record_their_outbox_events(repo: FhirRepository, tmp_path: Path) -> None:
     """`create_instances` records the outbox events a create would (`OutboxWriter.record_many`):
     a delivered push matches the push-delivered topic, one event each, in history order, with a
-    pending delivery for the subscription fan-out; an undelivered one records nothing."""
+    pending delivery for the subscription fan-out (a Subscription is live: without one the
+    fan-out takes nothing, tests/outbox/test_outbox.py); an undelivered one records nothing."""
     from fhir_server.outbox.tables import outbox_delivery, outbox_event
     from fhir_server.storage.sql.tables import resource_history
 
+    repo.create(
+        "Subscription",
+        {
+            "resourceType": "Subscription",
+            "status": "requested",
+            "reason": "push deliveries",
+            "criteria": "Communication?",
+            "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook"},
+        },
+    )
     service, _, _ = _service(repo, tmp_path)
     summary = service.run(START)
     pushes = [p for rid in RESIDENTS for p in _pushes(repo, rid)]

@@ -367,3 +367,36 @@ def test_postgresql_plans_each_search_with_its_values(db: SqlDatabase) -> None:
     assert mode == "force_custom_plan"
     # correlated value columns: estimates that see a common code as common (migration 0012)
     assert {"st_search_reference_value", "st_search_token_value"} <= names
+
+
+def test_a_write_plans_generically_and_a_search_after_it_custom(db: SqlDatabase) -> None:
+    """A write's statement keeps one generic plan for its transaction (`dialects.generic_plans`:
+    its inserts do not depend on the values); a search later in the same transaction goes back
+    to custom plans, and the next transaction starts with custom plans again."""
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+
+    def mode(uow: Any) -> str | None:
+        if db.dialect != "postgresql":
+            return None
+        return str(uow.connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+    generic, custom = (
+        ("force_generic_plan", "force_custom_plan") if db.dialect == "postgresql" else (None, None)
+    )
+    with db.unit_of_work() as uow:
+        assert mode(uow) == custom
+        for i in range(7):  # past psycopg's prepare threshold: the generic plan is cached
+            body = {"resourceType": "Patient", "id": f"plan{i}", "gender": "male"}
+            uow.resources.write(StoredResource("Patient", f"plan{i}", 1, when, False, body), 0)
+        assert mode(uow) == generic
+        found = uow.resources.search(["Patient"], [("gender", "male"), ("_count", "50")])
+        assert {m.id for m in found.matches} >= {f"plan{i}" for i in range(7)}
+        assert mode(uow) == custom
+        uow.resources.write(
+            StoredResource("Patient", "plan7", 1, when, False, {"resourceType": "Patient"}), 0
+        )
+        assert mode(uow) == generic
+        uow.commit()
+    with db.unit_of_work(write=False) as uow:
+        assert mode(uow) == custom
+        assert uow.resources.exists("Patient", "plan7")

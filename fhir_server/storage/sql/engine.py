@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from .dialects import forget_plan_mode
+
 
 def _json_serializer(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -22,7 +24,7 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 50) -> E
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return _create_engine(
+    engine = _create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -37,8 +39,14 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 50) -> E
         # Custom plans always: psycopg prepares a statement after 5 runs, and PostgreSQL then
         # may switch to a generic plan that cannot see the values — a search for a common code
         # went from 3 ms to 70 ms (30 k resources) that way, growing with the data.
+        # Writes switch to generic plans for their transaction (dialects.generic_plans).
         connect_args={"options": "-c jit=off -c plan_cache_mode=force_custom_plan"},
     )
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, forget_plan_mode)
+    # and when a connection goes back to the pool whatever ended its transaction
+    event.listen(engine, "checkin", lambda _dbapi, record: forget_plan_mode(record))
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -60,6 +60,7 @@ from ...search.params import (
 from ...search.registry import SearchRegistry
 from ..ports import StoredResource
 from . import search_sort
+from .dialects import custom_plans
 from .search_explain import explain_plan, render_sql
 from .search_near import near_clause, near_page, near_query
 from .search_reindex import sync_registry
@@ -288,6 +289,7 @@ def run_search(
     cursor_secret: bytes | None = None,
     max_page_size: int = 1000,
 ) -> SearchResult:
+    custom_plans(conn)  # after a write in this transaction (dialects.generic_plans)
     count = min(request.count if request.count is not None else 20, max_page_size)
     qhash = query_hash(request.applied)
     cursor = decode_cursor(request.cursor, qhash, cursor_secret) if request.cursor else None

@@ -55,8 +55,9 @@ class OutboxHook(Protocol):
 
     def plan(
         self, conn: Connection, stored: StoredResource, previous: StoredResource | None | object
-    ) -> tuple[list[str], list[str]] | None:
-        """The event `record` would insert: (topics, consumer names); None: no event.
+    ) -> tuple[list[str], list[str], list[str]] | None:
+        """The event `record` would insert: (topics, consumer names, names of consumers that
+        take it only while a Subscription is live); None: no event.
         `previous`: the version before `stored` (None: none), as `record` would read it."""
         ...
 
@@ -154,6 +155,7 @@ class SqlResourceStore:
     ) -> StoredResource | None:
         """PostgreSQL: the whole write in one statement (`single_write`); None where that path
         does not apply (contained resources in a new version: `_write_one_by_one`)."""
+        from .dialects import generic_plans
         from .indexer import table_rows
         from .single_write import can_write_at_once, write_at_once
 
@@ -173,6 +175,7 @@ class SqlResourceStore:
             not isinstance(previous, StoredResource)
             or bool((previous.content or {}).get("contained"))
         )
+        generic_plans(self._conn)
         written = write_at_once(
             self._conn,
             record,
