@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.core import Pinyin
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TONE_NUMBERS = re.compile(r"^[a-z1-5 ]+$")
@@ -59,12 +60,34 @@ def pinyin_forms(value: str) -> list[str]:
     return list(_pinyin_forms(value))
 
 
+#: pypinyin's default segmentation (what `lazy_pinyin` applies to a string)
+_SEGMENTER = Pinyin()
+
+
+@functools.lru_cache(maxsize=65536)
+def _word_readings(word: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The readings (full, initials) of one segment of `lazy_pinyin`'s segmentation: a phrase
+    of its dictionary, one character or a run of other characters.  `lazy_pinyin` converts the
+    segments one by one, so joining these is its answer for the whole string — and the
+    segments of a population's names are a few thousand characters, not a million names."""
+    return (
+        tuple(lazy_pinyin([word], style=Style.NORMAL)),
+        tuple(lazy_pinyin([word], style=Style.FIRST_LETTER)),
+    )
+
+
+def _readings(value: str) -> tuple[list[str], list[str]]:
+    words = [_word_readings(w) for w in _SEGMENTER.seg(value)]
+    return [s for w in words for s in w[0]], [s for w in words for s in w[1]]
+
+
 @functools.lru_cache(maxsize=65536)
 def _pinyin_forms(value: str) -> tuple[str, ...]:
     """Memoised (a pure function of `value`; names repeat, and pypinyin is the costly part of
     indexing a Patient)."""
-    syllables = [s.strip() for s in lazy_pinyin(value, style=Style.NORMAL) if s.strip()]
-    initials = [s.strip() for s in lazy_pinyin(value, style=Style.FIRST_LETTER) if s.strip()]
+    full, first = _readings(value)
+    syllables = [s.strip() for s in full if s.strip()]
+    initials = [s.strip() for s in first if s.strip()]
     spaced = normalize(" ".join(syllables))
     forms = [spaced, spaced.replace(" ", ""), normalize("".join(initials)).replace(" ", "")]
     return tuple(dict.fromkeys(f for f in forms if f))

@@ -53,3 +53,29 @@ def test_index_forms_hold_the_text_and_its_readings() -> None:
 )
 def test_query_forms(raw: str, expected: list[str]) -> None:
     assert query_forms(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "王测试7",
+        "重庆市长",
+        "单于 李白",
+        "欧阳娜娜",
+        "张三 Smith 3号",
+        "行长银行",
+        "曾经曾小贤",
+        "ǅ李",
+    ],
+)
+def test_readings_by_segment_are_lazy_pinyins(raw: str) -> None:
+    """Readings joined from memoised segments equal `lazy_pinyin` of the whole string
+    (phrases read in context: 重庆 chong qing, 银行 yin hang)."""
+    from pypinyin import Style, lazy_pinyin
+
+    from fhir_server.search.text import _readings
+
+    assert _readings(raw) == (
+        lazy_pinyin(raw, style=Style.NORMAL),
+        lazy_pinyin(raw, style=Style.FIRST_LETTER),
+    )
