@@ -20,13 +20,14 @@ version may define it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.core.errors import Issue
 
 from .library import DefinitionLibrary
-from .walk import walk
+from .walk import Visit, walk
 
 GUIDE_CODESYSTEMS = "https://jiayi.health/fhir/CodeSystem/"
 _CODED = frozenset({"Coding", "Quantity"})
@@ -124,8 +125,12 @@ class BaseBindingStage:
         self.bindings = bindings
 
     def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        return self.examine(list(walk(resource, self.defs)))
+
+    def examine(self, visits: Sequence[Visit]) -> list[Issue]:
+        """The issues of a walk of the resource (`Validator` walks once for every stage)."""
         issues: list[Issue] = []
-        for visit in walk(resource, self.defs):
+        for visit in visits:
             element = visit.element
             if element is None or element.binding is None or element.binding[0] != "required":
                 continue
@@ -151,8 +156,12 @@ class GuideCodeStage:
         return self._codes[system]
 
     def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        return self.examine(list(walk(resource, self.defs)))
+
+    def examine(self, visits: Sequence[Visit]) -> list[Issue]:
+        """The issues of a walk of the resource (`Validator` walks once for every stage)."""
         issues: list[Issue] = []
-        for visit in walk(resource, self.defs):
+        for visit in visits:
             value = visit.value
             if visit.type not in _CODED or not isinstance(value, dict):
                 continue

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from stdnum import numdb
@@ -34,7 +34,7 @@ from stdnum.cn import ric
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.core.errors import Issue
 
-from .walk import walk
+from .walk import Visit, walk
 
 RIC_SYSTEMS = frozenset({"urn:oid:2.16.156.10011.1.3", "urn:oid:2.16.840.1.113883.2.23.1.19.1"})
 DIVISION_CODE_URL = "https://jiayi.health/fhir/StructureDefinition/division-code"
@@ -138,8 +138,12 @@ class IdentifierStage:
         self.guangdong = guangdong_codes(ig_resources)
 
     def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        return self.examine(list(walk(resource, self.defs)))
+
+    def examine(self, visits: Sequence[Visit]) -> list[Issue]:
+        """The issues of a walk of the resource (`Validator` walks once for every stage)."""
         issues: list[Issue] = []
-        for visit in walk(resource, self.defs):
+        for visit in visits:
             value = visit.value
             if not isinstance(value, dict):
                 continue

@@ -20,7 +20,7 @@ other than one boolean is reported (`JY-INV-EVAL`, at the invariant's severity) 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -233,8 +233,12 @@ class BaseInvariantStage:
         self.invariants = invariants
 
     def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        return self.examine(list(walk(resource, self.defs)))
+
+    def examine(self, visits: Sequence[Visit]) -> list[Issue]:
+        """The issues of a walk of the resource (`Validator` walks once for every stage)."""
         issues: list[Issue] = []
-        for visit in walk(resource, self.defs):
+        for visit in visits:
             if not isinstance(visit.value, dict):
                 continue
             for constraint in self._constraints(visit):

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.core.errors import Issue
 from fhir_server.validation.structure import validate_structure
+from fhir_server.validation.walk import Visit, walk
 
 if TYPE_CHECKING:
     from fhir_server.validation.profiles import ProfileValidator
 
+#: A stage; one with an `examine(visits)` method is given the pipeline's single walk of the
+#: resource (`walk.py`) instead of walking it again.
 Stage = Callable[[dict[str, Any]], list[Issue]]
 
 
@@ -50,8 +53,15 @@ class Validator:
         """All issues found; stages after an unreadable structure are skipped.  `profiles` adds
         profiles to check besides those the resource claims (unknown → error at `profile[i]`)."""
         issues: list[Issue] = []
+        visits: list[Visit] | None = None  # one walk of the resource for every stage that walks
         for stage in self.stages:
-            issues.extend(stage(resource))
+            examine = getattr(stage, "examine", None)
+            if examine is not None:
+                if visits is None:
+                    visits = list(walk(resource, self.defs))
+                issues.extend(examine(visits))
+            else:
+                issues.extend(stage(resource))
             if is_unreadable(issues):
                 return issues
         for i, url in enumerate(profiles):

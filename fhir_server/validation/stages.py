@@ -10,13 +10,14 @@ warning (it may come from a newer guide version).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fhir_server.conformance.r4 import R4Definitions
 from fhir_server.core.errors import Issue
 
 from .profiles import ProfileValidator, _Run
-from .walk import walk
+from .walk import Visit, walk
 
 GUIDE_EXTENSIONS = "https://jiayi.health/fhir/StructureDefinition/"
 
@@ -49,8 +50,12 @@ class GuideExtensionStage:
         self.profiles = profiles
 
     def __call__(self, resource: dict[str, Any]) -> list[Issue]:
+        return self.examine(list(walk(resource, self.defs)))
+
+    def examine(self, visits: Sequence[Visit]) -> list[Issue]:
+        """The issues of a walk of the resource (`Validator` walks once for every stage)."""
         issues: list[Issue] = []
-        for visit in walk(resource, self.defs):
+        for visit in visits:
             value = visit.value
             if visit.type != "Extension" or not isinstance(value, dict):
                 continue
