@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, select, text
 
 from ..storage.ports import StoredResource
 from ..storage.sql.search_tables import search_token
@@ -29,22 +29,20 @@ from .tables import outbox_delivery, outbox_event
 #: Subscription statuses that may still take events (a requested or failing one becomes active).
 LIVE_SUBSCRIPTION_STATUSES = ("requested", "active", "error")
 
-_t = search_token
-#: whether some Subscription is live, by the `status` index rows (SubscriptionManager's own test)
-LIVE_SUBSCRIPTION = exists().where(
-    _t.c.res_type == "Subscription",
-    _t.c.param == "status",
-    _t.c.code.in_(LIVE_SUBSCRIPTION_STATUSES),
+#: whether some Subscription is live, by the `status` index rows (SubscriptionManager's own
+#: test): one condition on `search_token`, used by `live_subscription` and, with the written
+#: resource excluded, by `storage.sql.single_write`'s statement
+LIVE_SUBSCRIPTION_WHERE = (
+    f"res_type = 'Subscription' AND param = 'status' AND code IN "
+    f"({', '.join(repr(s) for s in LIVE_SUBSCRIPTION_STATUSES)})"
 )
-#: the same test as SQL text, for `storage.sql.single_write`'s statement
-LIVE_SUBSCRIPTION_SQL = (
-    "EXISTS (SELECT 1 FROM search_token WHERE res_type = 'Subscription' AND param = 'status' "
-    "AND code IN (" + ", ".join(f"'{s}'" for s in LIVE_SUBSCRIPTION_STATUSES) + "))"
+_LIVE_QUERY = text(
+    f"SELECT EXISTS (SELECT 1 FROM {search_token.name} WHERE {LIVE_SUBSCRIPTION_WHERE})"
 )
 
 
 def live_subscription(conn: Connection) -> bool:
-    return bool(conn.execute(select(LIVE_SUBSCRIPTION)).scalar())
+    return bool(conn.execute(_LIVE_QUERY).scalar())
 
 
 def subscription_live(record: StoredResource) -> bool:
@@ -62,7 +60,7 @@ class PlannedEvent(NamedTuple):
 
     topics: list[str]
     consumers: list[str]
-    gated: list[str] = []
+    gated: list[str]
 
 
 class TopicMatcher(Protocol):
@@ -85,7 +83,7 @@ class OutboxConsumer:
     """A named receiver of outbox events: an adapter, or the subscription fan-out.
 
     `resource_types` None means every type; `needs_topic` takes only events that matched a topic;
-    `while_subscribed` only while some Subscription is live (`LIVE_SUBSCRIPTION`)."""
+    `while_subscribed` only while some Subscription is live (`live_subscription`)."""
 
     name: str
     resource_types: frozenset[str] | None = None
@@ -139,8 +137,9 @@ class OutboxWriter:
         previous: StoredResource | None | object = UNKNOWN,
     ) -> PlannedEvent | None:
         """The event a write records (topics, consumer names, gated consumer names), or None
-        when nobody wants it.  `previous`: the version before `stored` when the caller has it (None: there
-        is none); `UNKNOWN` (the default) reads it from the history when a topic needs it."""
+        when nobody wants it.  `previous`: the version before `stored` when the caller has it
+        (None: there is none); `UNKNOWN` (the default) reads it from the history when a topic
+        needs it."""
         rtype = stored.resource_type
         topics: list[str] = []
         if self._topics is not None and rtype in self._topics.resource_types:

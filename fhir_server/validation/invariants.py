@@ -108,10 +108,16 @@ def _ref_1(value: dict[str, Any]) -> bool | None:
 
 
 #: Base invariants decided in Python where the answer is plain from the JSON (True holds, False
-#: fails); None leaves the value to the FHIRPath engine.  Each is the published expression's
+#: fails); None leaves the value to the FHIRPath engine.  Keyed by the published R4 expression,
+#: so a constraint reusing a key with other text is never shortcut; each gives that expression's
 #: answer (tests/unit/validation/test_invariant_shortcuts.py compares them with fhirpathpy).
 SHORTCUTS: Mapping[str, Callable[[dict[str, Any]], bool | None]] = MappingProxyType(
-    {"dom-6": _dom_6, "cpt-2": _cpt_2, "ref-1": _ref_1}
+    {
+        "text.`div`.exists()": _dom_6,
+        "value.empty() or system.exists()": _cpt_2,
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+        "%rootResource.contained.id.trace('ids'))": _ref_1,
+    }
 )
 
 
@@ -164,7 +170,7 @@ class Invariants:
         level = "error" if severity == "error" else "warning"
         if self._vacuous(fhirpath, value):
             return None
-        shortcut = SHORTCUTS.get(key) if key not in EXPRESSION_OVERRIDES else None
+        shortcut = SHORTCUTS.get(fhirpath)
         decided = shortcut(value) if shortcut is not None and isinstance(value, dict) else None
         if decided is True:
             return None

@@ -44,9 +44,10 @@ def generic_plans(conn: Any) -> None:
     `SET LOCAL plan_cache_mode = force_generic_plan`; SQLite: nothing), once per transaction.
 
     The connections plan every execution afresh (`force_custom_plan`, engine.py: a search must
-    see its values).  A write's statement is the same inserts whatever the values, and planning
-    its CTEs afresh was half its time (0.8 ms of a Patient create's 2.1 ms in PostgreSQL); a
-    search later in the same transaction switches back first (`custom_plans`)."""
+    see its values).  A write's statement is the same inserts whatever the values, and its bind
+    step — where a custom plan of its CTEs is made — took almost as long as executing it in
+    PostgreSQL's statement log (`log_min_duration_statement = 0`); a search later in the same
+    transaction switches back first (`custom_plans`)."""
     if conn.dialect.name == "postgresql" and not conn.info.get(_GENERIC_PLANS):
         conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         conn.info[_GENERIC_PLANS] = True

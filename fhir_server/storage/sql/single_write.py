@@ -26,10 +26,10 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, BigInteger, Column, Connection, Float, Integer
 
-from ...outbox.writer import LIVE_SUBSCRIPTION_SQL, subscription_live
+from ...outbox.writer import LIVE_SUBSCRIPTION_WHERE, subscription_live
 from ..ports import StoredResource
 from .bulk_write import _KINDS
-from .search_tables import RESOURCE_TABLES, search_contained
+from .search_tables import RESOURCE_TABLES, search_contained, search_token
 
 IndexTableRows = Mapping[str, list[dict[str, Any]]]
 
@@ -103,12 +103,13 @@ _HISTORY = (
     "%(method)s, %(deleted)s, %(content)s::jsonb FROM r RETURNING seq)"
 )
 #: the event, its consumers' delivery rows and those of the gated consumers while a Subscription
-#: is live (`outbox.writer.LIVE_SUBSCRIPTION_SQL`) after this write: the statement's snapshot
+#: is live (`outbox.writer.LIVE_SUBSCRIPTION_WHERE`) after this write: the statement's snapshot
 #: holds the index rows of before it, so a Subscription being written counts by its new status
 #: (`self_live`) instead; no event when nobody takes it
 _EVENT = (
     "g AS (SELECT cardinality(%(consumers)s::text[]) > 0 AS always, "
-    f"cardinality(%(gated)s::text[]) > 0 AND (%(self_live)s OR {LIVE_SUBSCRIPTION_SQL[:-1]} "
+    "cardinality(%(gated)s::text[]) > 0 AND (%(self_live)s OR EXISTS (SELECT 1 FROM "
+    f"{search_token.name} WHERE {LIVE_SUBSCRIPTION_WHERE} "
     "AND NOT (%(res_type)s = 'Subscription' AND res_id = %(res_id)s))) AS live)",
     "e AS (INSERT INTO outbox_event (res_type, res_id, version_id, history_seq, method, "
     "occurred_at, topics) SELECT %(res_type)s, %(res_id)s, %(version_id)s, h.seq, %(method)s, "
@@ -171,8 +172,9 @@ def write_at_once(
 ) -> tuple[int, int | None] | None:
     """Store `record` (version `previous_version` + 1; 0: a new resource) with its index rows
     (`index`: replace the resource's rows; `rows` None: none) and its outbox event (`event`:
-    (topics, consumer names, names of consumers gated on a live Subscription); None: no event).  Returns (history seq, event seq or None), or
-    None when the row was not written (exists already / changed concurrently).
+    (topics, consumer names, names of consumers gated on a live Subscription); None: no event).
+    Returns (history seq, event seq or None), or None when the row was not written (exists
+    already / changed concurrently).
     `old_contained` False: the previous version had no contained resources (fewer DELETEs)."""
     params: dict[str, Any] = {
         "res_type": record.resource_type,

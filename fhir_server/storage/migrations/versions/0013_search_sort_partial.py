@@ -4,8 +4,8 @@ A sort row is numeric (dates, numbers, quantities: `num_lo`/`num_hi`) or textual
 `str_hi`), never both, yet each of the four indexes had an entry for every row: five index entries
 per row, two of them for NULLs nobody reads.  Partial indexes (`WHERE <column> IS NOT NULL`, on
 both databases) leave three; `_sort` queries say `IS NOT NULL` so the planner can use them
-(storage/sql/search_sort.py).  A Patient create writes ~15 sort rows: its statement ran 20 %
-faster (benchmarks/RESULTS.md).
+(storage/sql/search_sort.py).  A Patient create writes ~15 sort rows, so its write statement
+maintains 30 fewer index entries.
 
 Revision ID: 0013
 Revises: 0012
